@@ -1,0 +1,1 @@
+"""The desktop app (PySide6 + pyqtgraph). It imports the core; the core never imports it."""
