@@ -1,0 +1,182 @@
+"""``resnet-explorer train``: the training engine on the command line (also under ``torchrun``).
+
+Progress goes to stderr; with ``--json`` stdout carries one JSON document (the final RunFinished).
+Ctrl-C (SIGINT) or SIGTERM stops cleanly after the current step, writing a checkpoint; ``--resume``
+continues from it. Exit status: 0 completed, 1 diverged or error, 130 stopped by a signal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shlex
+import signal
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+# CLI option -> TrainConfig field, for every option that overrides a recipe value (default None = recipe).
+OVERRIDES = ("epochs", "batch_size", "lr", "momentum", "weight_decay", "schedule", "warmup_iters",
+             "warmup_lr", "label_smoothing", "augment", "seed", "subset", "data_dir", "image_size",
+             "shortcut", "device", "threads", "eval_batch_size", "val_fraction")
+
+
+def _floats(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "train", help="train a network (or several side by side) with the paper's recipe",
+        description="Train with the paper's recipe (section 4.2 for CIFAR-style nets: SGD 0.1, momentum "
+                    "0.9, weight decay 1e-4, lr/10 at 50%% and 75%%, pad-4 crop + flip). Several "
+                    "comma-separated archs train side by side on the same batches (compare mode). "
+                    "Runs under torchrun --nproc-per-node=N for DistributedDataParallel.")
+    p.add_argument("--arch", help="e.g. resnet20, or plain20,plain56,resnet20,resnet56 to compare")
+    p.add_argument("--compare", action="store_true",
+                   help="shorthand for --arch plain20,plain56,resnet20,resnet56 (the paper's Figure 6)")
+    p.add_argument("--dataset", help="fashion-mnist, mnist, cifar10, cifar100, imagefolder:PATH, synthetic")
+    p.add_argument("--epochs", type=int, help="epochs (default 10)")
+    p.add_argument("--batch-size", type=int, help="batch per process (default 128)")
+    p.add_argument("--lr", type=float, help="learning rate (default 0.1)")
+    p.add_argument("--momentum", type=float, help="SGD momentum (default 0.9)")
+    p.add_argument("--weight-decay", type=float, help="weight decay (default 1e-4)")
+    p.add_argument("--schedule", choices=["step", "cosine", "constant"],
+                   help="lr schedule (default step: /10 at the milestones)")
+    p.add_argument("--milestones", type=_floats,
+                   help="step schedule: fractions of training (default 0.5,0.75)")
+    p.add_argument("--warmup-iters", type=int,
+                   help="iterations at --warmup-lr first (default 400 for resnet110/1202, else 0)")
+    p.add_argument("--warmup-lr", type=float, help="warm-up learning rate (default 0.01)")
+    p.add_argument("--label-smoothing", type=float, help="cross-entropy label smoothing (default 0)")
+    p.add_argument("--augment", choices=["auto", "crop", "resized-crop", "flip", "none"],
+                   help="augmentation (default auto: pad-4 crop + flip for CIFAR-style nets, "
+                        "random-resized crop + flip for ImageNet-style nets)")
+    p.add_argument("--no-flip", dest="hflip", action="store_false", default=None,
+                   help="no horizontal flips (never used for mnist digits)")
+    p.add_argument("--seed", type=int, help="seed of initialisation, data order and augmentation (default 0)")
+    p.add_argument("--subset", type=int, help="train on a fixed seeded subset of N images (quick demos)")
+    p.add_argument("--data-dir", help="where datasets are looked for / downloaded (default: per-user dir)")
+    p.add_argument("--image-size", type=int, help="imagefolder/synthetic image side in pixels")
+    p.add_argument("--val-fraction", type=float, help="imagefolder: share held out for testing (0.2)")
+    p.add_argument("--shortcut", type=str.upper, choices=["A", "B", "C"], help="shortcut option")
+    p.add_argument("--out", help="run directory (default runs/<dataset>-<arch>)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    p.add_argument("--overwrite", action="store_true", help="start again even if --out holds a run")
+    p.add_argument("--device", help="auto (default), cpu, cuda")
+    p.add_argument("--threads", type=int,
+                   help="CPU threads (default: $RESNET_EXPLORER_THREADS, else torch's default)")
+    p.add_argument("--eval-batch-size", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--json", action="store_true", help="print one JSON document (the run's result)")
+
+
+def _config(args: argparse.Namespace) -> Any:
+    """The TrainConfig: explicit options over the saved config (--resume) or the defaults."""
+    import dataclasses
+
+    from resnet_explorer.core.engine import TrainConfig, load_run_config
+    from resnet_explorer.core.errors import UserInputError
+
+    given = {k: getattr(args, k) for k in OVERRIDES if getattr(args, k) is not None}
+    if args.milestones is not None:
+        given["milestones"] = args.milestones
+    if args.hflip is not None:
+        given["hflip"] = args.hflip
+    if given.get("threads") is None and os.environ.get("RESNET_EXPLORER_THREADS", "").isdigit():
+        given["threads"] = int(os.environ["RESNET_EXPLORER_THREADS"])
+    arch = "plain20,plain56,resnet20,resnet56" if args.compare else args.arch
+    command = shlex.join(["resnet-explorer", *sys.argv[1:]])
+    if args.resume:
+        if not args.out and not (arch and args.dataset):
+            raise UserInputError("--resume needs --out DIR (or --arch and --dataset for the default DIR)")
+        out = args.out or str(TrainConfig(arch=arch, dataset=args.dataset).out_dir())
+        base = load_run_config(out)
+        if arch:
+            given["arch"], given["archs"] = arch, None
+        if args.dataset:
+            given["dataset"] = args.dataset
+        return dataclasses.replace(base, **given, out=out, resume=True, command=command)
+    if not arch or not args.dataset:
+        raise UserInputError("--arch (or --compare) and --dataset are required (or --resume --out DIR)")
+    return TrainConfig(arch=arch, dataset=args.dataset, out=args.out, resume=args.resume,
+                       overwrite=args.overwrite, command=command, **given)
+
+
+@contextlib.contextmanager
+def _stop_on_signals(run: Any) -> Iterator[dict[str, bool]]:
+    """SIGINT/SIGTERM ask the run to stop (a checkpoint is written); a second Ctrl-C interrupts at once."""
+    seen = {"signal": False}
+
+    def handler(signum: int, frame: object) -> None:
+        if seen["signal"] and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        seen["signal"] = True
+        print("\nstopping after this step (Ctrl-C again to abort) ...", file=sys.stderr)
+        run.stop()
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield seen
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+def _print_event(event: Any, out: Any, tty: bool) -> None:
+    from resnet_explorer.core.engine import EpochEvent, IterationEvent, RunStarted
+
+    if isinstance(event, RunStarted):
+        resumed = {m: e for m, e in event.resumed_from.items() if e}
+        print(f"training {', '.join(event.models)} on {event.dataset} for {event.epochs} epochs "
+              f"({event.steps_per_epoch} steps each) on {event.device}, {event.threads} threads"
+              f"{f', {event.world_size} processes' if event.world_size > 1 else ''}", file=sys.stderr)
+        for line in event.notes:
+            print(f"  {line}", file=sys.stderr)
+        if resumed:
+            where = ", ".join(f"{m} from epoch {e}" for m, e in resumed.items())
+            print(f"  resuming: {where}", file=sys.stderr)
+        if event.out_dir:
+            print(f"  run directory: {event.out_dir}", file=sys.stderr)
+    elif isinstance(event, IterationEvent) and tty:
+        print(f"\r{event.model} epoch {event.epoch}/{event.epochs} step {event.step}/{event.steps_per_epoch} "
+              f"loss {event.loss:.3f} acc {event.accuracy:.1%} lr {event.lr:.3g} "
+              f"{event.images_per_s:.0f} img/s   ", end="", file=sys.stderr, flush=True)
+    elif isinstance(event, EpochEvent):
+        if tty:
+            print("\r" + " " * 100 + "\r", end="", file=sys.stderr)
+        print(f"{event.model} epoch {event.epoch}/{event.epochs}: train loss {event.train_loss:.4f} "
+              f"error {event.train_error:.2%} | test loss {event.test_loss:.4f} error {event.test_error:.2%} "
+              f"| lr {event.lr:.3g} | {event.epoch_time_s:.1f} s, {event.images_per_s:.0f} img/s"
+              f" | ETA {event.eta_s / 60:.1f} min", file=out, flush=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    from resnet_explorer.core.distributed import launched_distributed
+    from resnet_explorer.core.engine import RunFinished, TrainingRun
+
+    config = _config(args)
+    main_process = int(os.environ.get("RANK", "0")) == 0 or not launched_distributed()
+    run_ = TrainingRun(config)
+    out = sys.stderr if args.json else sys.stdout
+    tty = sys.stderr.isatty() and main_process
+    finished = None
+    with _stop_on_signals(run_) as seen:
+        for event in run_.events():
+            if main_process:
+                _print_event(event, out, tty)
+            if isinstance(event, RunFinished):
+                finished = event
+    assert finished is not None
+    if main_process:
+        if args.json:
+            print(json.dumps(finished.to_dict(), indent=2))
+        stream = sys.stderr if finished.status == "diverged" or args.json else sys.stdout
+        print(finished.message, file=stream)
+    if finished.status == "diverged":
+        return 1
+    return 130 if finished.status == "stopped" and seen["signal"] else 0

@@ -1,0 +1,160 @@
+"""Accuracy of a model on a dataset split: top-1, top-5, mean loss (used by training and ``evaluate``)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .data import Split, load_dataset, normalize
+from .errors import UserInputError
+
+
+def resolve_device(spec: str | torch.device = "auto") -> torch.device:
+    """``"auto"`` is CUDA when present, else CPU; ``"cuda"`` without CUDA is a clear error."""
+    spec = str(spec).lower()
+    if spec == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(spec)
+    except RuntimeError:
+        raise UserInputError(f"unknown device {spec!r}; use auto, cpu or cuda") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise UserInputError("--device cuda was asked for, but torch sees no CUDA GPU here")
+    return device
+
+
+@torch.inference_mode()
+def evaluate_split(model: nn.Module, split: Split, mean: torch.Tensor, std: torch.Tensor,
+                   batch_size: int = 1000, *, channels_last: bool = True, amp: bool = False,
+                   should_stop: Callable[[], bool] | None = None) -> dict[str, float] | None:
+    """Sums over ``split`` (already on the model's device): ``loss_sum``, ``correct1``, ``correct5``, ``n``.
+
+    Returns ``None`` if ``should_stop()`` became true between batches. The model is put in eval mode
+    and back into the mode it was in.
+    """
+    was_training = model.training
+    model.eval()
+    loss_sum = correct1 = correct5 = 0.0
+    try:
+        for start in range(0, len(split), batch_size):
+            if should_stop is not None and should_stop():
+                return None
+            x = normalize(split.images[start:start + batch_size], mean, std)
+            if channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            y = split.labels[start:start + batch_size]
+            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
+                logits = model(x).float()
+            top = logits.topk(min(5, logits.shape[1]), dim=1).indices
+            loss_sum += float(F.cross_entropy(logits, y, reduction="sum"))
+            correct1 += float((top[:, 0] == y).sum())
+            correct5 += float((top == y[:, None]).any(dim=1).sum())
+    finally:
+        model.train(was_training)
+    return {"loss_sum": loss_sum, "correct1": correct1, "correct5": correct5, "n": float(len(split))}
+
+
+@dataclass
+class _ModelFile:
+    """What :func:`evaluate` needs of a loaded model (``zoo.LoadedModel`` offers the same names)."""
+
+    model: nn.Module
+    card: dict[str, Any]
+    model_id: str
+
+
+def load_model_file(path: str | os.PathLike, device: torch.device) -> _ModelFile:
+    """A model file written by this project (weights + card) as an eval-mode module on ``device``."""
+    from .checkpoint import read_model
+    from .resnet import build_model
+
+    state, card = read_model(path)
+    if not card or "model" not in card:
+        raise UserInputError(f"{path}: no model card in the file or beside it: its architecture is unknown")
+    cfg = card["model"]
+    try:
+        model = build_model(cfg["arch"], num_classes=cfg.get("num_classes"), in_chans=cfg.get("in_chans", 3),
+                            shortcut=cfg.get("shortcut"), variant=cfg.get("variant", "torchvision"))
+        model.load_state_dict(state)
+    except (KeyError, ValueError, RuntimeError) as exc:
+        raise UserInputError(f"{path}: weights do not match the card's model {cfg!r} ({exc})") from None
+    return _ModelFile(model.to(device).eval(), card, str(path))
+
+
+def _load(ref: Any, device: torch.device) -> Any:
+    if not isinstance(ref, (str, os.PathLike)):
+        return ref  # a LoadedModel (or anything with .model and .card)
+    if Path(ref).is_file():
+        return load_model_file(ref, device)
+    try:
+        from .zoo import load_model
+    except ImportError:
+        raise UserInputError(f"{ref}: no such model file (model ids need the model zoo; pass a path to "
+                             f"a .safetensors file with --weights)") from None
+    return load_model(str(ref), device=str(device))
+
+
+def _preprocessing(loaded: Any) -> dict[str, Any]:
+    prep = getattr(loaded, "card", {}).get("preprocessing") if getattr(loaded, "card", None) else None
+    if prep is None and getattr(loaded, "preprocessing", None) is not None:
+        p = loaded.preprocessing
+        prep = {k: getattr(p, k) for k in ("input_size", "mean", "std")}
+    if not prep:
+        raise UserInputError("the model has no preprocessing (input size, mean, std) in its card")
+    return prep
+
+
+def _adapt(split: Split, input_size: list[int]) -> Split:
+    """A split with the model's channel count and size (e.g. grey 28 px images for a 32 px RGB net)."""
+    c, h, w = input_size
+    x = split.images
+    if x.shape[1] != c:
+        if c == 1:
+            x = (x.float() * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
+        else:
+            x = x.expand(-1, c, -1, -1)
+    if tuple(x.shape[2:]) != (h, w):
+        x = F.interpolate(x.float(), size=(h, w), mode="bilinear", antialias=True, align_corners=False)
+    if x.dtype != torch.uint8:
+        x = x.round().clamp(0, 255).to(torch.uint8)
+    return Split(x.contiguous(), split.labels)
+
+
+def evaluate(loaded_or_path: Any, dataset: str, split: str = "test", *, data_dir: str | None = None,
+             download: bool = True, batch_size: int = 500, device: str = "auto",
+             subset: int | None = None, seed: int = 0) -> dict[str, Any]:
+    """Top-1 and top-5 accuracy (fractions), mean cross-entropy loss and ``n`` of a model on a split.
+
+    ``loaded_or_path``: a ``LoadedModel``, a model file path, or a model id (through the zoo).
+    ``split``: "test" (imagefolder: the held-out images) or "train". The images are normalised with the
+    model's own preprocessing (its card), not the dataset's statistics.
+    """
+    if split not in ("test", "train"):
+        raise UserInputError(f"unknown split {split!r}; use test or train")
+    dev = resolve_device(device)
+    loaded = _load(loaded_or_path, dev)
+    prep = _preprocessing(loaded)
+    input_size = list(prep["input_size"])
+    bundle = load_dataset(dataset, data_dir=data_dir, download=download, image_size=input_size[-1],
+                          subset=subset, seed=seed)
+    model = loaded.model
+    n_out = model.fc.out_features if hasattr(model, "fc") else None
+    if n_out is not None and n_out != bundle.num_classes:
+        raise UserInputError(f"the model predicts {n_out} classes but {dataset} has {bundle.num_classes}")
+    data = _adapt(getattr(bundle, split), input_size).to(dev)
+    c = input_size[0]
+    mean = torch.tensor(prep["mean"], dtype=torch.float32, device=dev).view(1, c, 1, 1)
+    std = torch.tensor(prep["std"], dtype=torch.float32, device=dev).view(1, c, 1, 1)
+    sums = evaluate_split(model, data, mean, std, batch_size, channels_last=False)
+    assert sums is not None
+    n = max(sums["n"], 1.0)
+    return {"model": str(getattr(loaded, "model_id", loaded_or_path)), "dataset": bundle.name, "split": split,
+            "top1": sums["correct1"] / n, "top5": sums["correct5"] / n, "loss": sums["loss_sum"] / n,
+            "n": int(sums["n"])}
