@@ -1,0 +1,33 @@
+"""``resnet-explorer gui [IMAGE...] [--model ID] [--tab NAME] [--screenshot OUT.png]``: the window."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+TAB_CHOICES = ("predict", "features", "residuals", "architecture", "train", "help")
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("gui", help="open the desktop window (the default with no command)",
+                       description="Open the window, optionally with images and a model. With "
+                                   "--screenshot, render it offscreen once the analysis finished, save a "
+                                   "PNG and exit.")
+    p.add_argument("image", nargs="*", help="image file(s) to open")
+    p.add_argument("--model", default=None,
+                   help="model id (e.g. resnet20-fashion-mnist, resnet50-imagenet) or weights file")
+    p.add_argument("--tab", default=None, choices=TAB_CHOICES, help="the tab to show first")
+    p.add_argument("--screenshot", metavar="OUT.png", default=None,
+                   help="render the window offscreen after the analysis, save it here, exit 0")
+    p.add_argument("--language", default=None, choices=["en", "ko"],
+                   help="interface language (default: the last used, else the system's)")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.screenshot:
+        # No display needed (CI, servers): set before Qt is imported anywhere.
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from resnet_explorer.gui.app import run as run_app
+
+    return run_app(image=list(args.image or []), model=args.model, tab=args.tab,
+                   screenshot=args.screenshot, language=args.language)

@@ -1,0 +1,137 @@
+"""Starting the desktop app: the QApplication, its look, the language, and the screenshot mode."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import QEventLoop, QTimer
+from PySide6.QtGui import QFont, QGuiApplication, QImage
+from PySide6.QtWidgets import QApplication
+
+from . import i18n
+from .main_window import MainWindow, settings
+
+SCREENSHOT_SIZE = (1360, 860)
+SCREENSHOT_TIMEOUT_S = 300  # a first ImageNet download on a slow link may take minutes
+SETTLE_MS = 300  # after the last job: let plots and layouts paint
+PNG_TAB_KEY = "resnet-explorer-tab"  # PNG text chunk naming the tab a screenshot shows
+
+
+def application(argv: list[str] | None = None) -> QApplication:
+    """The running QApplication, created (with the app's name, style and fonts) if there is none."""
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication(argv if argv is not None else sys.argv[:1])
+    app.setApplicationName("resnet-explorer")
+    app.setApplicationDisplayName("ResNet Explorer")
+    app.setOrganizationName("resnet-explorer")
+    app.setStyle("Fusion")  # the same look on every platform, and in the README's screenshots
+    _set_fonts(app)
+    return app  # type: ignore[return-value]
+
+
+def _set_fonts(app: QApplication) -> None:
+    # Hangul needs a CJK font; naming fallbacks keeps Korean from rendering as boxes where the default
+    # family has no Hangul and fontconfig is not consulted (e.g. offscreen rendering).
+    font = QFont(app.font())
+    families = [font.family(), "Noto Sans", "DejaVu Sans", "Noto Sans CJK KR", "Noto Sans KR",
+                "Apple SD Gothic Neo", "Malgun Gothic", "NanumGothic"]
+    font.setFamilies(list(dict.fromkeys(families)))
+    if font.pointSizeF() < 10:
+        font.setPointSizeF(10)
+    app.setFont(font)
+
+
+def initial_language() -> str:
+    """The language saved in the settings, else the system's."""
+    saved = settings().value("language")
+    return str(saved) if saved in i18n.LANGUAGES else i18n.system_language()
+
+
+def run(image: list[str] | None = None, model: str | None = None, tab: str | None = None,
+        screenshot: str | None = None, language: str | None = None) -> int:
+    """Open the window (or render it to ``screenshot``); returns the exit status."""
+    app = application()
+    i18n.set_language(language or initial_language())
+    if screenshot:
+        return take_screenshot(screenshot, image=image, model=model, tab=tab or "predict")
+    window = MainWindow()
+    window.show()
+    window.start(model, image)
+    if tab:
+        window.show_tab(tab)
+    return int(app.exec())
+
+
+def wait_until_settled(window: MainWindow, timeout_s: float = SCREENSHOT_TIMEOUT_S) -> bool:
+    """Run the event loop until the models are listed and no job is left; False on timeout."""
+    loop = QEventLoop()
+    poll = QTimer()
+    poll.setInterval(50)
+    deadline = QTimer()
+    deadline.setSingleShot(True)
+    timed_out = []
+
+    def check() -> None:
+        if window.startup_done() and not window.explorer.is_busy():
+            loop.quit()
+
+    def expire() -> None:
+        timed_out.append(True)
+        loop.quit()
+
+    poll.timeout.connect(check)
+    deadline.timeout.connect(expire)
+    poll.start()
+    deadline.start(int(timeout_s * 1000))
+    loop.exec()
+    poll.stop()
+    deadline.stop()
+    return not timed_out
+
+
+def pause(ms: int) -> None:
+    """Let the event loop run for ``ms`` (layouts, plots and fades settle)."""
+    loop = QEventLoop()
+    QTimer.singleShot(ms, loop.quit)
+    loop.exec()
+
+
+def grab(window: MainWindow, tab: str) -> QImage:
+    """The window rendered as an image, tagged with the tab it shows."""
+    image = window.grab().toImage()
+    image.setText(PNG_TAB_KEY, tab)
+    return image
+
+
+def take_screenshot(out: str, *, image: list[str] | None, model: str | None, tab: str,
+                    size: tuple[int, int] = SCREENSHOT_SIZE) -> int:
+    """Render the window after the analysis finished and save it as ``out`` (PNG)."""
+    window = MainWindow(persist=False)
+    window.resize(*size)
+    window.show()
+    window.start(model, image)
+    window.show_tab(tab)
+    if tab == "train" and window.train_tab is not None:
+        window.train_tab.show_recorded_run()  # type: ignore[attr-defined]
+    settled = wait_until_settled(window)
+    window.banner.dismiss() if _only_transient(window) else None
+    pause(SETTLE_MS)
+    shot = grab(window, tab)
+    window.close()
+    QGuiApplication.processEvents()
+    path = Path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not shot.save(str(path), "PNG"):
+        print(f"resnet-explorer gui: error: cannot write {path}", file=sys.stderr)
+        return 1
+    if not settled:
+        print("resnet-explorer gui: warning: the analysis did not finish in time; saved what was shown",
+              file=sys.stderr)
+    return 0
+
+
+def _only_transient(window: MainWindow) -> bool:
+    """A screenshot keeps error and warning banners (they explain an empty view) but not info ones."""
+    return window.banner.level == "info"

@@ -1,0 +1,295 @@
+"""The explorer's state and the background work behind it, with no widget in sight.
+
+``Explorer`` holds what the user is looking at (model, images, lesioned blocks, Grad-CAM class, the
+model to compare with) and turns every change into background jobs (``workers.JobRunner``). Views
+connect to its signals and read its attributes; they never call torch.
+
+Three worker threads, so that a long download never holds up an analysis or an image decode:
+``models`` (load / download / list), ``analysis`` (analyze, Table 1) and ``images`` (decode).
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal, Slot
+
+from . import jobs
+from .i18n import tr
+from .jobs import AnalysisResult, ModelInfo, OpenedImage
+from .workers import JobRunner
+
+MAX_IMAGES = 64  # the strip keeps the newest images; older ones are dropped
+
+
+class Explorer(QObject):
+    """Application state + job orchestration. Everything here runs in the GUI thread."""
+
+    models_listed = Signal(list)  # list of zoo ModelEntry
+    model_loading = Signal(str)  # model id
+    model_loaded = Signal(object)  # ModelInfo
+    download_progress = Signal(int, int)  # bytes done, total (0 if unknown)
+    images_changed = Signal()
+    samples_ready = Signal(list)  # OpenedImage of each bundled sample
+    image_selected = Signal(object)  # OpenedImage | None
+    analysis_ready = Signal(object)  # AnalysisResult (lesioned if blocks are off)
+    intact_ready = Signal(object)  # AnalysisResult of the intact network, for comparison
+    summary_ready = Signal(object)  # core.summary.ModelSummary
+    compare_changed = Signal()  # compare_info / compare_analysis changed
+    lesion_changed = Signal(tuple)
+    message = Signal(str, str)  # level ("info" | "warning" | "error"), text
+    busy_changed = Signal(bool)
+    idle = Signal()  # nothing running or waiting in any worker
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.device = "auto"
+        self.model_entries: list[Any] = []
+        self.loaded: Any = None
+        self.info: ModelInfo | None = None
+        self.pending_model: str | None = None
+        self.images: list[OpenedImage] = []
+        self.current: OpenedImage | None = None
+        self.analysis: AnalysisResult | None = None
+        self.intact: AnalysisResult | None = None
+        self.summary: Any = None
+        self.lesion: tuple[str, ...] = ()
+        self.gradcam_class: int | None = None
+        self.compare_id: str | None = None
+        self.compare_loaded: Any = None
+        self.compare_info: ModelInfo | None = None
+        self.compare_analysis: AnalysisResult | None = None
+        self._runners = {name: JobRunner(f"resnet-explorer-{name}", self)
+                         for name in ("models", "analysis", "images")}
+        for runner in self._runners.values():
+            runner.result.connect(self._on_result)
+            runner.error.connect(self._on_error)
+            runner.busy_changed.connect(self._on_busy_changed)
+        self._runners["models"].progress.connect(self._on_progress)
+        self._shut_down = False
+        self._open_ids = itertools.count(1)
+
+    # ----- queries ----------------------------------------------------------------------------------
+    def is_busy(self) -> bool:
+        """Whether any background job is running or waiting."""
+        return any(r.is_busy() for r in self._runners.values())
+
+    def is_downloading(self) -> bool:
+        """Whether a model load (possibly a download) is in progress."""
+        return self._runners["models"].is_busy("load")
+
+    # ----- models -----------------------------------------------------------------------------------
+    def refresh_models(self) -> None:
+        """List the zoo's models in the background (``models_listed`` answers)."""
+        self._runners["models"].submit("list", jobs.list_models_job)
+
+    def load_model(self, model_id: str) -> None:
+        """Load ``model_id`` (an id or a weights path) on the current device; downloads if needed."""
+        self.pending_model = model_id
+        self.model_loading.emit(model_id)
+        # inference=False: parameters created under inference_mode could never take part in Grad-CAM.
+        self._runners["models"].submit("load", jobs.load_model_job, model_id, self.device, inference=False,
+                                       cancellable=True, wants_progress=True)
+
+    def cancel_load(self) -> None:
+        """Cancel a model load or download in progress; the current model stays."""
+        if self._runners["models"].is_busy("load"):
+            self._runners["models"].cancel("load")
+            self.pending_model = None
+            self.message.emit("info", tr("Download cancelled."))
+            self.model_loaded.emit(self.info)
+
+    def set_device(self, device: str) -> None:
+        """Move to ``device`` ("auto", "cpu", "cuda:0" ...) by reloading the model(s) there."""
+        if device == self.device:
+            return
+        self.device = device
+        if self.info is not None or self.pending_model:
+            self.load_model(self.pending_model or self.info.model_id)  # type: ignore[union-attr]
+        if self.compare_id:
+            self.set_compare_model(self.compare_id)
+
+    def set_compare_model(self, model_id: str | None) -> None:
+        """Overlay a second model's residual measures (``None`` removes it)."""
+        self.compare_id = model_id
+        self.compare_loaded = self.compare_info = self.compare_analysis = None
+        if model_id is None:
+            self._runners["models"].cancel("compare-load")
+            self._runners["analysis"].cancel("compare")
+        else:
+            self._runners["models"].submit("compare-load", jobs.load_model_job, model_id, self.device,
+                                           inference=False, cancellable=True)
+        self.compare_changed.emit()
+
+    # ----- images -----------------------------------------------------------------------------------
+    def open_sources(self, sources: list[tuple[str | bytes, str]]) -> None:
+        """Decode image files or bytes ``[(path_or_bytes, label)]`` in the background, then show them."""
+        if sources:
+            self._runners["images"].submit(f"open-{next(self._open_ids)}", jobs.open_images_job, sources)
+
+    def load_samples(self, sources: list[tuple[str, str]]) -> None:
+        """Decode the bundled samples' thumbnails in the background (``samples_ready`` answers)."""
+        if sources:
+            self._runners["images"].submit("samples", jobs.open_images_job, sources)
+
+    def select_image(self, index: int) -> None:
+        """Show image ``index`` of the strip."""
+        if 0 <= index < len(self.images) and self.images[index] is not self.current:
+            self.current = self.images[index]
+            self.gradcam_class = None
+            self.image_selected.emit(self.current)
+            self.request_analysis()
+
+    def _add_images(self, opened: list[OpenedImage]) -> None:
+        good = [o for o in opened if not o.error]
+        bad = [o for o in opened if o.error]
+        if bad:
+            text = bad[0].error if len(bad) == 1 else tr("{n} files could not be opened: {first}").format(
+                n=len(bad), first=bad[0].error)
+            self.message.emit("error", text)
+        if not good:
+            return
+        self.images = (self.images + good)[-MAX_IMAGES:]
+        self.images_changed.emit()
+        self.current = None
+        self.select_image(self.images.index(good[0]))
+
+    # ----- analysis ---------------------------------------------------------------------------------
+    def set_lesion(self, blocks: tuple[str, ...]) -> None:
+        """Switch the residual blocks ``blocks`` off (an empty tuple restores the network)."""
+        blocks = tuple(sorted(set(blocks), key=self._block_order))
+        if blocks == self.lesion:
+            return
+        self.lesion = blocks
+        self.lesion_changed.emit(blocks)
+        self.request_analysis()
+
+    def set_gradcam_class(self, index: int | None) -> None:
+        """Explain class ``index`` with Grad-CAM (``None``: the top prediction)."""
+        if index != self.gradcam_class:
+            self.gradcam_class = index
+            self.request_analysis()
+
+    def request_analysis(self) -> None:
+        """Analyse the current image with the current model; only the newest request is answered."""
+        if self.loaded is None or self.current is None:
+            return
+        runner = self._runners["analysis"]
+        # analyze() enters inference_mode itself, except around the Grad-CAM backward pass.
+        runner.submit("analyze", jobs.analyze_job, self.loaded, self.current, inference=False,
+                      gradcam_class=self.gradcam_class, lesion=self.lesion)
+        if self.lesion and not self._answers(self.intact, self.info, self.current):
+            runner.submit("intact", jobs.analyze_job, self.loaded, self.current, inference=False,
+                          gradcam=False, feature_maps=False)
+        self._request_compare()
+
+    def _request_compare(self) -> None:
+        if self.compare_loaded is None or self.current is None:
+            return
+        if self._answers(self.compare_analysis, self.compare_info, self.current):
+            return
+        self._runners["analysis"].submit("compare", jobs.analyze_job, self.compare_loaded, self.current,
+                                         inference=False, gradcam=False, feature_maps=False)
+
+    @staticmethod
+    def _answers(result: AnalysisResult | None, info: ModelInfo | None, image: OpenedImage | None) -> bool:
+        return (result is not None and info is not None and image is not None
+                and result.model_id == info.model_id and result.image_key == image.key)
+
+    def _block_order(self, name: str) -> int:
+        names = [b.name for b in self.info.blocks] if self.info else []
+        return names.index(name) if name in names else len(names)
+
+    # ----- worker results -----------------------------------------------------------------------------
+    @Slot(str, object)
+    def _on_result(self, kind: str, result: Any) -> None:
+        handler = {"samples": self._on_samples, "list": self._on_listed, "load": self._on_loaded,
+                   "compare-load": self._on_compare_loaded,
+                   "analyze": self._on_analyzed, "intact": self._on_intact, "compare": self._on_compared,
+                   "summary": self._on_summary}.get(kind)
+        if handler is not None:
+            handler(result)
+        elif kind.startswith("open-"):
+            self._add_images(result)
+
+    def _on_samples(self, opened: list[OpenedImage]) -> None:
+        self.samples_ready.emit([o for o in opened if not o.error])
+
+    def _on_listed(self, entries: list[Any]) -> None:
+        self.model_entries = entries
+        self.models_listed.emit(entries)
+
+    def _on_loaded(self, result: tuple[Any, ModelInfo]) -> None:
+        loaded, info = result
+        same_model = self.info is not None and self.info.model_id == info.model_id
+        self.loaded, self.info, self.pending_model = loaded, info, None
+        self.analysis = self.intact = self.summary = None
+        if not same_model:  # a device change keeps the lesioned blocks; another model has other blocks
+            self.lesion = ()
+            self.lesion_changed.emit(())
+        self.model_loaded.emit(info)
+        self._runners["analysis"].submit("summary", jobs.summary_job, loaded)
+        self.request_analysis()
+
+    def _on_compare_loaded(self, result: tuple[Any, ModelInfo]) -> None:
+        self.compare_loaded, self.compare_info = result
+        self.compare_changed.emit()
+        self._request_compare()
+
+    def _on_analyzed(self, result: AnalysisResult) -> None:
+        self.analysis = result
+        if not result.lesioned:
+            self.intact = result
+            self.intact_ready.emit(result)
+        self.analysis_ready.emit(result)
+
+    def _on_intact(self, result: AnalysisResult) -> None:
+        self.intact = result
+        self.intact_ready.emit(result)
+
+    def _on_compared(self, result: AnalysisResult) -> None:
+        self.compare_analysis = result
+        self.compare_changed.emit()
+
+    def _on_summary(self, summary: Any) -> None:
+        self.summary = summary
+        self.summary_ready.emit(summary)
+
+    @Slot(str, str)
+    def _on_error(self, kind: str, text: str) -> None:
+        if kind == "load":
+            failed = self.pending_model
+            self.pending_model = None
+            self.message.emit("error", tr("Could not load {model}: {error}").format(model=failed, error=text))
+            self.model_loaded.emit(self.info)  # the previous model (or None) stays
+        elif kind == "list":
+            self.message.emit("error", tr("Could not list the models: {error}").format(error=text))
+            self._on_listed([])
+        elif kind == "compare-load":
+            self.compare_id = None
+            self.message.emit("error", tr("Could not load the model to compare: {error}").format(error=text))
+            self.compare_changed.emit()
+        else:
+            self.message.emit("error", text)
+
+    @Slot(str, int, int)
+    def _on_progress(self, kind: str, done: int, total: int) -> None:
+        if kind == "load":
+            self.download_progress.emit(done, total)
+
+    @Slot(bool)
+    def _on_busy_changed(self, _busy: bool) -> None:
+        busy = self.is_busy()
+        self.busy_changed.emit(busy)
+        if not busy:
+            self.idle.emit()
+
+    # ----- shutting down ------------------------------------------------------------------------------
+    def shutdown(self, timeout_ms: int = 10000) -> bool:
+        """Stop every worker thread cleanly (cancel, quit, wait). True if all stopped in time."""
+        if self._shut_down:
+            return True
+        self._shut_down = True
+        return all([r.shutdown(timeout_ms) for r in self._runners.values()])
+

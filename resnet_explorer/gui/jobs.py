@@ -1,0 +1,213 @@
+"""The work done in background threads, as plain functions returning plain data.
+
+Nothing here touches a widget. What goes back to the GUI thread is detached: numpy arrays copied off
+the device, floats, strings and small dataclasses. The one exception is the loaded model itself, which
+the GUI holds as an opaque handle and only ever hands back to these functions.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+THUMB_SIDE = 96  # thumbnails in the image strip and the sample gallery
+PREVIEW_SIDE = 768  # "your image" as shown beside what the network sees
+
+
+@dataclass(frozen=True)
+class BlockInfo:
+    """One residual (or plain) block, described for the views."""
+
+    name: str  # "layer1.0"
+    stage: str  # "layer1"
+    index: int  # position in its stage
+    spec: str  # "[3x3,16; 3x3,16]"
+    residual: bool
+    shortcut: str  # "identity" | "projection" | "zero-pad" | "none" (plain nets)
+    can_lesion: bool
+    stride: int
+    in_planes: int
+    out_planes: int
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the GUI needs to know about the loaded model, without touching it."""
+
+    model_id: str
+    arch: str
+    family: str
+    residual: bool
+    num_params: int
+    device: str
+    class_names: tuple[str, ...]
+    input_size: tuple[int, int, int]
+    grayscale: bool
+    blocks: tuple[BlockInfo, ...]
+    stages: tuple[str, ...]
+    config: dict = field(default_factory=dict)
+    dataset: str = ""
+
+    @property
+    def title(self) -> str:
+        """Short name for the status bar and legends."""
+        return Path(self.model_id).stem if ("/" in self.model_id or "\\" in self.model_id) else self.model_id
+
+
+@dataclass
+class OpenedImage:
+    """A decoded image with its small renderings; ``error`` is set instead when it could not be read."""
+
+    label: str  # file name or "clipboard"
+    source: str  # path, or "" for pasted images
+    image: Any = None  # PIL.Image.Image, handed to analyze() later
+    thumb: np.ndarray | None = None  # HxWx3 uint8
+    preview: np.ndarray | None = None  # HxWx3 uint8
+    size: tuple[int, int] = (0, 0)
+    error: str = ""
+    key: int = field(default_factory=lambda: next(_image_keys))
+
+
+_image_keys = itertools.count(1)
+
+
+@dataclass
+class AnalysisResult:
+    """One analysis of one image by one model, detached from torch."""
+
+    model_id: str
+    top_k: list[tuple[int, str, float]]  # (class index, name, probability)
+    probs: np.ndarray
+    feature_maps: dict[str, np.ndarray]
+    residual_ratio: dict[str, float]
+    response_std: list[tuple[str, float]]
+    gradcam: np.ndarray | None
+    gradcam_class: int | None
+    display_image: np.ndarray
+    lesioned: tuple[str, ...]
+    elapsed_s: float
+    image_key: int = 0  # which image it answers (id of the OpenedImage)
+
+
+def _describe_block(name: str, block: Any) -> BlockInfo:
+    from resnet_explorer.core.resnet import ZeroPadShortcut
+
+    ds = block.downsample
+    if not block.residual:
+        shortcut = "none"
+    elif ds is None:
+        shortcut = "identity"
+    elif isinstance(ds, ZeroPadShortcut):
+        shortcut = "zero-pad"
+    else:
+        shortcut = "projection"
+    stage, index = name.split(".")
+    return BlockInfo(name, stage, int(index), block.spec(), bool(block.residual), shortcut,
+                     bool(block.can_lesion), int(block.stride), int(block.in_planes), int(block.out_planes))
+
+
+def describe_model(loaded: Any) -> ModelInfo:
+    """A ``ModelInfo`` for a ``LoadedModel`` (reads attributes only; runs nothing)."""
+    model = loaded.model
+    pre = loaded.preprocessing
+    return ModelInfo(
+        model_id=str(loaded.model_id), arch=str(loaded.arch), family=str(model.family),
+        residual=bool(model.residual), num_params=int(loaded.num_params), device=str(loaded.device),
+        class_names=tuple(str(c) for c in loaded.class_names),
+        input_size=tuple(int(s) for s in pre.input_size), grayscale=bool(pre.grayscale),
+        blocks=tuple(_describe_block(n, b) for n, b in model.blocks()),
+        stages=tuple(model.stage_names), config=dict(model.config),
+        dataset=str((loaded.card or {}).get("dataset", "")),
+    )
+
+
+def load_model_job(model_id: str, device: str, *, progress: Callable[[int, int], None] | None = None,
+                   cancel: threading.Event | None = None) -> tuple[Any, ModelInfo]:
+    """Load (downloading if needed) ``model_id`` on ``device``; returns the handle and its description."""
+    from resnet_explorer.core.zoo import load_model
+
+    loaded = load_model(model_id, device=device, progress=progress, cancel=cancel)
+    return loaded, describe_model(loaded)
+
+
+def _rgb_array(image: Any, side: int) -> np.ndarray:
+    from PIL import Image
+
+    small = image.copy()
+    small.thumbnail((side, side), Image.Resampling.LANCZOS)
+    return np.asarray(small.convert("RGB"), dtype=np.uint8).copy()
+
+
+def open_image_job(source: str | bytes, label: str) -> OpenedImage:
+    """Decode one image (path or encoded bytes); a bad one comes back with ``error`` set."""
+    from resnet_explorer.core.errors import ExplorerError
+    from resnet_explorer.core.images import open_image
+
+    path = source if isinstance(source, str) else ""
+    try:
+        image = open_image(source)
+    except ExplorerError as exc:
+        return OpenedImage(label, path, error=str(exc))
+    except (OSError, ValueError) as exc:
+        return OpenedImage(label, path, error=f"{label}: {exc}")
+    return OpenedImage(label, path, image, _rgb_array(image, THUMB_SIDE), _rgb_array(image, PREVIEW_SIDE),
+                       tuple(image.size))
+
+
+def open_images_job(sources: list[tuple[str | bytes, str]]) -> list[OpenedImage]:
+    """Decode several images; each keeps its own error."""
+    return [open_image_job(src, label) for src, label in sources]
+
+
+def _np(value: Any) -> np.ndarray:
+    """A detached CPU float32/uint8 copy of a tensor or array."""
+    if hasattr(value, "detach"):
+        value = value.detach().cpu().numpy()
+    return np.array(value, copy=True)
+
+
+def analyze_job(loaded: Any, opened: OpenedImage, *, gradcam_class: int | None = None,
+                lesion: tuple[str, ...] = (), feature_maps: bool = True, gradcam: bool = True,
+                top_k: int = 5) -> AnalysisResult:
+    """Run the core's ``analyze`` on one image and detach everything the views show."""
+    from resnet_explorer.core.probe import analyze
+
+    start = time.perf_counter()
+    a = analyze(loaded, opened.image, top_k=top_k, gradcam=gradcam, gradcam_class=gradcam_class,
+                lesion=tuple(lesion), feature_maps=feature_maps)
+    elapsed = float(getattr(a, "elapsed_s", 0.0) or (time.perf_counter() - start))
+    return AnalysisResult(
+        model_id=str(loaded.model_id),
+        top_k=[(int(p.index), str(p.name), float(p.prob)) for p in a.top_k],
+        probs=_np(a.probs).astype(np.float32),
+        feature_maps={k: _np(v).astype(np.float32) for k, v in (a.feature_maps or {}).items()},
+        residual_ratio={str(k): float(v) for k, v in (a.residual_ratio or {}).items()},
+        response_std=[(str(k), float(v)) for k, v in (a.response_std or [])],
+        gradcam=None if a.gradcam is None else _np(a.gradcam).astype(np.float32),
+        gradcam_class=None if a.gradcam_class is None else int(a.gradcam_class),
+        display_image=_np(a.display_image).astype(np.uint8),
+        lesioned=tuple(a.lesioned or ()),
+        elapsed_s=elapsed,
+        image_key=opened.key,
+    )
+
+
+def summary_job(loaded: Any) -> Any:
+    """Table 1 for the loaded model at its input size (a ``ModelSummary`` of plain numbers)."""
+    from resnet_explorer.core.summary import summarize
+
+    return summarize(loaded.model, tuple(loaded.preprocessing.input_size))
+
+
+def list_models_job() -> list[Any]:
+    """The model zoo's entries (bundled, cached, downloadable)."""
+    from resnet_explorer.core.zoo import list_models
+
+    return list(list_models())

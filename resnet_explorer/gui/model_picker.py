@@ -1,0 +1,156 @@
+"""The toolbar's model and device pickers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QComboBox, QWidget
+
+from .i18n import tr
+
+OPEN_FILE = "__open__"  # item data of "Open weights..."
+
+
+def human_size(n: int) -> str:
+    """Bytes as '98 MB'."""
+    size = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1000 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit != "GB" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{n} B"
+
+
+def entry_label(entry: Any) -> str:
+    """How a zoo entry appears in the list: downloadable ones say so, with their size."""
+    label = str(entry.id)
+    if entry.present:
+        return label
+    if entry.source == "torchvision":
+        size = getattr(entry, "size_bytes", 0) or 0
+        return label + "  " + (tr("(download, {size})").format(size=human_size(size)) if size
+                               else tr("(download)"))
+    return label + "  " + tr("(not installed)")
+
+
+class ModelPicker(QComboBox):
+    """Bundled, cached and downloadable models, recent weight files, and "Open weights..."."""
+
+    model_chosen = Signal(str)  # a model id or a path
+    open_file_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setMinimumContentsLength(26)
+        self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self._entries: list[Any] = []
+        self._files: list[str] = []
+        self._current: str | None = None
+        self.activated.connect(self._activated)
+
+    def set_entries(self, entries: list[Any], files: list[str]) -> None:
+        """Rebuild the list from zoo entries and recently opened weight files."""
+        self._entries, self._files = list(entries), list(files)
+        self.rebuild()
+
+    def rebuild(self) -> None:
+        """Refill the items (also after a language switch)."""
+        self.blockSignals(True)
+        self.clear()
+        for source in ("bundled", "torchvision"):
+            group = [e for e in self._entries if e.source == source]
+            if not group:
+                continue
+            if self.count():
+                self.insertSeparator(self.count())
+            for e in sorted(group, key=lambda e: (not e.present, str(e.id))):
+                self.addItem(entry_label(e), str(e.id))
+                self.setItemData(self.count() - 1, getattr(e, "description", "") or str(e.id), 3)
+        files = [f for f in self._files if f not in {str(e.id) for e in self._entries}]
+        if self._current and self._current not in files and self.findData(self._current) < 0:
+            files.insert(0, self._current)
+        if files:
+            self.insertSeparator(self.count())
+            for f in files:
+                self.addItem(Path(f).name, f)
+                self.setItemData(self.count() - 1, f, 3)  # tooltip role: the full path
+        self.insertSeparator(self.count())
+        self.addItem(tr("Open weights..."), OPEN_FILE)
+        self._show_current()
+        self.blockSignals(False)
+
+    def set_current(self, model_id: str | None) -> None:
+        """Show ``model_id`` as selected (adding it if it is a file not listed yet)."""
+        self._current = model_id
+        if model_id is not None and self.findData(model_id) < 0:
+            self.rebuild()
+        self.blockSignals(True)
+        self._show_current()
+        self.blockSignals(False)
+
+    def current_model(self) -> str | None:
+        """The model shown as selected."""
+        return self._current
+
+    def _show_current(self) -> None:
+        pos = self.findData(self._current) if self._current else -1
+        self.setCurrentIndex(pos)
+        if pos < 0:
+            self.setPlaceholderText(tr("(no model)"))
+
+    def _activated(self, pos: int) -> None:
+        data = self.itemData(pos)
+        self._show_current()  # the selection changes only once the model really loaded
+        if data == OPEN_FILE:
+            self.open_file_requested.emit()
+        elif data:
+            self.model_chosen.emit(str(data))
+
+
+def devices() -> list[tuple[str, str]]:
+    """(value, label) for Auto, CPU and every CUDA device present."""
+    import torch
+
+    found = [("auto", tr("Auto")), ("cpu", "CPU")]
+    if torch.cuda.is_available():
+        for i in range(torch.cuda.device_count()):
+            found.append((f"cuda:{i}", f"cuda:{i}  {torch.cuda.get_device_name(i)}"))
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        found.append(("mps", "Apple MPS"))
+    return found
+
+
+class DevicePicker(QComboBox):
+    """Auto / CPU / each CUDA device."""
+
+    device_chosen = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.activated.connect(lambda pos: self.device_chosen.emit(self.itemData(pos)))
+        self.rebuild()
+
+    def rebuild(self, current: str | None = None) -> None:
+        """Refill (also after a language switch), keeping the selection."""
+        current = current or self.currentData() or "auto"
+        self.blockSignals(True)
+        self.clear()
+        for value, label in devices():
+            self.addItem(label, value)
+        self.setCurrentIndex(max(0, self.findData(current)))
+        self.blockSignals(False)
+
+    def set_current(self, device: str) -> None:
+        """Select ``device`` without emitting."""
+        self.blockSignals(True)
+        self.setCurrentIndex(max(0, self.findData(device)))
+        self.blockSignals(False)
+
+    def choose(self, device: str) -> None:
+        """Select ``device`` as the user would (emits ``device_chosen``)."""
+        pos = self.findData(device)
+        if pos >= 0:
+            self.setCurrentIndex(pos)
+            self.activated.emit(pos)

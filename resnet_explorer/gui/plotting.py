@@ -1,0 +1,41 @@
+"""pyqtgraph set-up shared by every view: one look, row-major images, readable axes."""
+
+from __future__ import annotations
+
+import pyqtgraph as pg
+from PySide6.QtGui import QColor, QFont
+
+# The palette of the plots: residual model in blue, the compared one in orange (colour-blind safe pair).
+PRIMARY = "#1f5fbf"
+SECONDARY = "#e07b00"
+GRID_ALPHA = 0.25
+_configured = False
+
+
+def configure() -> None:
+    """Global pyqtgraph options (idempotent): white background, antialiasing, numpy's row-major order."""
+    global _configured
+    if _configured:
+        return
+    pg.setConfigOptions(background="w", foreground="#333333", antialias=True, imageAxisOrder="row-major")
+    _configured = True
+
+
+def style_plot(plot: pg.PlotItem, *, left: str = "", bottom: str = "") -> None:
+    """Axis labels, a light grid and a slightly larger tick font."""
+    font = QFont()
+    font.setPointSizeF(max(8.0, font.pointSizeF() - 0.5))
+    for name, text in (("left", left), ("bottom", bottom)):
+        axis = plot.getAxis(name)
+        axis.setTickFont(font)
+        axis.setTextPen(pg.mkPen("#333333"))
+        if text:
+            axis.setLabel(text)
+    plot.showGrid(x=False, y=True, alpha=GRID_ALPHA)
+
+
+def color(name: str, alpha: int = 255) -> QColor:
+    """A QColor with alpha."""
+    c = QColor(name)
+    c.setAlpha(alpha)
+    return c

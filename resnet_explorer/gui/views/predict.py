@@ -1,0 +1,268 @@
+"""Predict: the image, what the network sees, the top-5 and a Grad-CAM overlay for a chosen class."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSplitter,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..controller import Explorer
+from ..i18n import notifier, tr
+from ..imaging import heatmap_rgba
+from ..jobs import AnalysisResult, OpenedImage
+from ..widgets.image_panel import ImagePanel
+from ..widgets.thumbnails import ThumbnailStrip
+from ..widgets.top_bars import TopBars
+
+
+def caption(text: str = "") -> QLabel:
+    """A bold section caption."""
+    label = QLabel(text)
+    label.setStyleSheet("font-weight: 600;")
+    return label
+
+
+class EmptyState(QWidget):
+    """Shown before the first image: where to drop, a button, and the sample gallery."""
+
+    open_clicked = Signal()
+    sample_clicked = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.title = QLabel()
+        self.title.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.title.setStyleSheet("font-size: 20px; font-weight: 600;")
+        self.hint = QLabel()
+        self.hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.hint.setWordWrap(True)
+        self.open_button = QPushButton()
+        self.open_button.clicked.connect(self.open_clicked)
+        self.samples_caption = QLabel()
+        self.samples_caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.samples = ThumbnailStrip(icon_side=80)
+        self.samples.activated_index.connect(self.sample_clicked)
+        self.frame = QWidget()
+        self.frame.setObjectName("dropzone")
+        self.frame.setStyleSheet("QWidget#dropzone { border: 2px dashed #9aa7b8; border-radius: 14px; }")
+        inner = QVBoxLayout(self.frame)
+        inner.setContentsMargins(40, 40, 40, 40)
+        inner.addStretch(1)
+        inner.addWidget(self.title)
+        inner.addWidget(self.hint)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        row.addWidget(self.open_button)
+        row.addStretch(1)
+        inner.addLayout(row)
+        inner.addSpacing(24)
+        inner.addWidget(self.samples_caption)
+        inner.addWidget(self.samples)
+        inner.addStretch(1)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(24, 24, 24, 24)
+        outer.addWidget(self.frame)
+
+    def set_samples(self, items: list[tuple[str, np.ndarray | None]]) -> None:
+        """Fill the gallery; it hides itself when there are no samples."""
+        self.samples.set_items(items)
+        self.samples.setVisible(bool(items))
+        self.samples_caption.setVisible(bool(items))
+
+    def retranslate(self) -> None:
+        self.title.setText(tr("Drop an image anywhere on this window"))
+        self.hint.setText(tr("Photos (JPEG, PNG, WebP, BMP, GIF, TIFF) work; you can also paste one "
+                             "with Ctrl+V or drop several at once."))
+        self.open_button.setText(tr("Open image..."))
+        self.samples_caption.setText(tr("...or start with a sample:"))
+
+
+class PredictView(QWidget):
+    """The Predict tab."""
+
+    open_requested = Signal()
+    sample_requested = Signal(int)
+
+    def __init__(self, explorer: Explorer, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.explorer = explorer
+        self.empty = EmptyState()
+        self.empty.open_clicked.connect(self.open_requested)
+        self.empty.sample_clicked.connect(self.sample_requested)
+        self.original = ImagePanel()
+        self.network_input = ImagePanel()
+        self.bars = TopBars()
+        self.bars.row_clicked.connect(self._bar_clicked)
+        self.cam_toggle = QCheckBox()
+        self.cam_toggle.setChecked(True)
+        self.cam_toggle.toggled.connect(self._redraw_overlay)
+        self.cam_class = QComboBox()
+        self.cam_class.activated.connect(self._class_picked)
+        self.lesion_note = QLabel()
+        self.lesion_note.setWordWrap(True)
+        self.lesion_note.setStyleSheet("color: #a5281b;")
+        self.cam_note = QLabel()
+        self.cam_note.setWordWrap(True)
+        self.cam_note.setStyleSheet("color: #666666;")
+        self._cam: np.ndarray | None = None
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.empty)
+        self.stack.addWidget(self._build_result_page())
+        QVBoxLayout(self).addWidget(self.stack)
+        self.layout().setContentsMargins(0, 0, 0, 0)
+        explorer.image_selected.connect(self._image_selected)
+        explorer.analysis_ready.connect(self._show_analysis)
+        explorer.intact_ready.connect(self._refresh_bars)
+        explorer.model_loaded.connect(self._model_loaded)
+        notifier().language_changed.connect(self.retranslate)
+        self.retranslate()
+
+    def _build_result_page(self) -> QWidget:
+        # The network's view (with Grad-CAM) is the point of this tab: it gets the big panel. The photo
+        # as given sits small beside the predictions, for comparison.
+        self.original_caption, self.input_caption = caption(), caption()
+        self.original.setMinimumSize(160, 160)
+        self.original.setMaximumHeight(220)
+        left = QWidget()
+        ll = QVBoxLayout(left)
+        ll.setContentsMargins(0, 0, 0, 0)
+        ll.addWidget(self.input_caption)
+        ll.addWidget(self.network_input, 1)
+        self.top_box = QGroupBox()
+        top_layout = QVBoxLayout(self.top_box)
+        top_layout.addWidget(self.bars)
+        top_layout.addWidget(self.lesion_note)
+        self.cam_box = QGroupBox()
+        grid = QGridLayout(self.cam_box)
+        self.cam_class_label = QLabel()
+        grid.addWidget(self.cam_toggle, 0, 0, 1, 2)
+        grid.addWidget(self.cam_class_label, 1, 0)
+        grid.addWidget(self.cam_class, 1, 1)
+        grid.addWidget(self.cam_note, 2, 0, 1, 2)
+        grid.setColumnStretch(1, 1)
+        side = QWidget()
+        side_layout = QVBoxLayout(side)
+        side_layout.setContentsMargins(0, 0, 0, 0)
+        side_layout.addWidget(self.original_caption)
+        side_layout.addWidget(self.original)
+        side_layout.addWidget(self.top_box)
+        side_layout.addWidget(self.cam_box)
+        side_layout.addStretch(1)
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.addWidget(left)
+        split.addWidget(side)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 2)
+        split.setSizes([700, 460])
+        return split
+
+    # ----- updates ------------------------------------------------------------------------------------
+    def set_samples(self, items: list[tuple[str, np.ndarray | None]]) -> None:
+        """Thumbnails of the bundled samples for the empty state."""
+        self.empty.set_samples(items)
+
+    def _image_selected(self, opened: OpenedImage | None) -> None:
+        self.stack.setCurrentIndex(0 if opened is None else 1)
+        self.original.set_image(None if opened is None else opened.preview)
+        if opened is not None:
+            w, h = opened.size
+            self.original_caption.setText(tr("Your image ({w}x{h})").format(w=w, h=h))
+        # The old prediction belongs to the old image: clear until the new one arrives.
+        self.network_input.set_image(None)
+        self.network_input.set_overlay(None)
+        self.bars.set_rows([])
+        self.cam_class.clear()
+
+    def _model_loaded(self, _info: object) -> None:
+        self._refresh_bars()
+
+    def _show_analysis(self, result: AnalysisResult) -> None:
+        self.network_input.set_image(result.display_image)
+        h, w = result.display_image.shape[:2]
+        self.input_caption.setText(tr("What the network sees ({w}x{h})").format(w=w, h=h))
+        self._cam = result.gradcam
+        self._fill_cam_classes(result)
+        self._refresh_bars()
+        self._redraw_overlay()
+
+    def _fill_cam_classes(self, result: AnalysisResult) -> None:
+        self.cam_class.blockSignals(True)
+        self.cam_class.clear()
+        for index, name, prob in result.top_k:
+            self.cam_class.addItem(f"{name}  ({100 * prob:.1f}%)", index)
+        if result.gradcam_class is not None:
+            pos = self.cam_class.findData(result.gradcam_class)
+            if pos < 0:  # a class picked earlier that is no longer in the top-5
+                self.cam_class.addItem(str(result.gradcam_class), result.gradcam_class)
+                pos = self.cam_class.count() - 1
+            self.cam_class.setCurrentIndex(pos)
+        self.cam_class.blockSignals(False)
+
+    def _refresh_bars(self, *_args: object) -> None:
+        result = self.explorer.analysis
+        if result is None:
+            return
+        intact = self.explorer.intact
+        reference = None
+        if result.lesioned and intact is not None and intact.image_key == result.image_key:
+            reference = {i: float(intact.probs[i]) for i, _, _ in result.top_k}
+        self.bars.reference_label = tr("intact network")
+        selected = result.gradcam_class if self.cam_toggle.isChecked() else None
+        self.bars.set_rows(result.top_k, selected=selected, reference=reference)
+        n = len(result.lesioned)
+        self.lesion_note.setVisible(n > 0)
+        self.lesion_note.setText(tr("{n} block(s) switched off in the Residuals tab: these are the "
+                                    "predictions of the damaged network.").format(n=n))
+
+    def _redraw_overlay(self, *_args: object) -> None:
+        show = self.cam_toggle.isChecked() and self._cam is not None
+        self.network_input.set_overlay(heatmap_rgba(self._cam) if show else None)
+        self.cam_class.setEnabled(self.cam_toggle.isChecked())
+        self._refresh_bars()
+
+    def _bar_clicked(self, index: int) -> None:
+        self.cam_toggle.setChecked(True)
+        self.explorer.set_gradcam_class(index)
+
+    def _class_picked(self, pos: int) -> None:
+        self.explorer.set_gradcam_class(self.cam_class.itemData(pos))
+
+    def retranslate(self) -> None:
+        """Set every text in the current language."""
+        self.empty.retranslate()
+        self.original.placeholder = tr("No image yet")
+        self.network_input.placeholder = tr("Analysing...")
+        self.bars.placeholder = tr("Analysing...")
+        self.original_caption.setText(tr("Your image"))
+        self.input_caption.setText(tr("What the network sees"))
+        self.top_box.setTitle(tr("Top-5 predictions"))
+        self.cam_box.setTitle(tr("Grad-CAM: where did the network look?"))
+        self.cam_toggle.setText(tr("Show the Grad-CAM heat map"))
+        self.cam_class_label.setText(tr("Explain class:"))
+        self.cam_note.setText(tr("Warm colours mark the regions of the last stage's feature maps that "
+                                 "raised the chosen class's score most. Click a bar to explain that class."))
+        self.bars.setToolTip(tr("The five most probable classes and their softmax probability; "
+                                "click one to see where it came from."))
+        self.original.setToolTip(tr("The image as you gave it."))
+        self.network_input.setToolTip(tr("The image after resizing, cropping and colour conversion: exactly "
+                                         "what enters the network, with the Grad-CAM heat map on top."))
+        if self.explorer.current is not None:
+            self._image_selected_captions()
+        if self.explorer.analysis is not None:
+            self._show_analysis(self.explorer.analysis)
+
+    def _image_selected_captions(self) -> None:
+        w, h = self.explorer.current.size  # type: ignore[union-attr]
+        self.original_caption.setText(tr("Your image ({w}x{h})").format(w=w, h=h))

@@ -1,0 +1,357 @@
+"""Residuals: how large each residual branch is, the per-layer response std (the paper's Fig. 7),
+a second model to compare with, and block lesion (switch blocks off, watch the top-5 change)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSplitter,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from .. import plotting
+from ..controller import Explorer
+from ..i18n import notifier, tr
+from ..jobs import AnalysisResult, ModelInfo
+from ..widgets.top_bars import TopBars
+from .features import stage_title
+
+BAR_WIDTH = 0.38
+
+
+def stage_ticks(names: list[str]) -> list[list[tuple[float, str]]]:
+    """Major ticks at the first block of each stage (paper names), minor ticks at every block."""
+    major, minor, seen = [], [], set()
+    for i, name in enumerate(names):
+        stage = name.split(".")[0]
+        if stage not in seen:
+            seen.add(stage)
+            major.append((float(i), stage_title(stage).split(" ")[0]))
+        else:
+            minor.append((float(i), ""))
+    return [major, minor]
+
+
+def short_layer(name: str) -> str:
+    """``layer2.1.bn2`` -> ``2.1.bn2`` for tick labels."""
+    return name.replace("layer", "")
+
+
+class ResidualsView(QWidget):
+    """The Residuals tab."""
+
+    compare_requested = Signal(object)  # model id, None to remove, "" to open a file
+
+    def __init__(self, explorer: Explorer, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        plotting.configure()
+        self.explorer = explorer
+        self._updating_tree = False
+        self._build()
+        explorer.analysis_ready.connect(self._redraw)
+        explorer.intact_ready.connect(self._redraw_top)
+        explorer.compare_changed.connect(self._redraw)
+        explorer.model_loaded.connect(self._model_loaded)
+        explorer.models_listed.connect(self._fill_compare)
+        explorer.lesion_changed.connect(self._lesion_changed)
+        explorer.image_selected.connect(self._image_selected)
+        notifier().language_changed.connect(self.retranslate)
+        self.retranslate()
+
+    # ----- layout -------------------------------------------------------------------------------------
+    def _build(self) -> None:
+        self.compare_label = QLabel()
+        self.compare = QComboBox()
+        self.compare.setMinimumContentsLength(22)
+        self.compare.activated.connect(self._compare_picked)
+        self.sorted_std = QCheckBox()
+        self.sorted_std.toggled.connect(self._redraw)
+        bar = QHBoxLayout()
+        bar.addWidget(self.compare_label)
+        bar.addWidget(self.compare)
+        bar.addSpacing(16)
+        bar.addWidget(self.sorted_std)
+        bar.addStretch(1)
+        self.plots = pg.GraphicsLayoutWidget()
+        self.ratio_plot = self.plots.addPlot(row=0, col=0)
+        self.std_plot = self.plots.addPlot(row=1, col=0)
+        for p in (self.ratio_plot, self.std_plot):
+            p.setMenuEnabled(False)
+            p.hideButtons()
+            p.setMouseEnabled(x=False, y=False)
+        self.readout = QLabel()
+        self.readout.setStyleSheet("color: #444;")
+        self.plots.scene().sigMouseMoved.connect(self._mouse_moved)
+        left = QWidget()
+        ll = QVBoxLayout(left)
+        ll.setContentsMargins(0, 0, 0, 0)
+        ll.addLayout(bar)
+        ll.addWidget(self.plots, 1)
+        ll.addWidget(self.readout)
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.addWidget(left)
+        split.addWidget(self._build_lesion_panel())
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 2)
+        split.setSizes([640, 400])
+        layout = QVBoxLayout(self)
+        layout.addWidget(split)
+
+    def _build_lesion_panel(self) -> QWidget:
+        self.lesion_box = QGroupBox()
+        self.lesion_help = QLabel()
+        self.lesion_help.setWordWrap(True)
+        self.tree = QTreeWidget()
+        self.tree.setHeaderHidden(True)
+        self.tree.setRootIsDecorated(True)
+        self.tree.itemChanged.connect(self._tree_changed)
+        self.restore = QPushButton()
+        self.restore.clicked.connect(lambda: self.explorer.set_lesion(()))
+        self.top_caption = QLabel()
+        self.top_caption.setStyleSheet("font-weight: 600;")
+        self.top = TopBars()
+        lay = QVBoxLayout(self.lesion_box)
+        lay.addWidget(self.lesion_help)
+        lay.addWidget(self.tree, 1)
+        lay.addWidget(self.restore)
+        lay.addWidget(self.top_caption)
+        lay.addWidget(self.top)
+        return self.lesion_box
+
+    # ----- compare picker -----------------------------------------------------------------------------
+    def _fill_compare(self, entries: list) -> None:
+        current = self.compare.currentData()
+        self.compare.blockSignals(True)
+        self.compare.clear()
+        self.compare.addItem(tr("(none)"), None)
+        for e in entries:
+            if getattr(e, "present", False):
+                self.compare.addItem(str(e.id), str(e.id))
+        self.compare.addItem(tr("Open weights..."), "")
+        pos = self.compare.findData(current)
+        self.compare.setCurrentIndex(max(0, pos))
+        self.compare.blockSignals(False)
+
+    def _compare_picked(self, pos: int) -> None:
+        self.compare_requested.emit(self.compare.itemData(pos))
+
+    def show_compare(self, model_id: str | None) -> None:
+        """Reflect the compared model in the picker (adding a file path if needed)."""
+        if model_id is not None and self.compare.findData(model_id) < 0:
+            self.compare.insertItem(self.compare.count() - 1, model_id.rsplit("/", 1)[-1], model_id)
+        self.compare.setCurrentIndex(max(0, self.compare.findData(model_id)))
+
+    # ----- lesion tree --------------------------------------------------------------------------------
+    def _model_loaded(self, info: ModelInfo | None) -> None:
+        if info is None:
+            return
+        self._updating_tree = True
+        self.tree.clear()
+        stages: dict[str, QTreeWidgetItem] = {}
+        for b in info.blocks:
+            parent = stages.get(b.stage)
+            if parent is None:
+                parent = QTreeWidgetItem(self.tree, [stage_title(b.stage)])
+                parent.setFlags(Qt.ItemFlag.ItemIsEnabled)
+                stages[b.stage] = parent
+            item = QTreeWidgetItem(parent, [f"{b.name}  {b.spec}"])
+            item.setData(0, Qt.ItemDataRole.UserRole, b.name)
+            flags = Qt.ItemFlag.ItemIsUserCheckable | (Qt.ItemFlag.ItemIsEnabled if b.can_lesion else
+                                                       Qt.ItemFlag.NoItemFlags)
+            item.setFlags(flags)
+            item.setCheckState(0, Qt.CheckState.Unchecked)
+            if not b.can_lesion:
+                item.setToolTip(0, tr("This plain block changes the shape of its input: without a "
+                                      "shortcut, nothing could take its place."))
+        self.tree.expandAll()
+        self._updating_tree = False
+        self._redraw()
+
+    def block_items(self) -> dict[str, QTreeWidgetItem]:
+        """The checkable item of every block, by block name."""
+        out = {}
+        for i in range(self.tree.topLevelItemCount()):
+            stage = self.tree.topLevelItem(i)
+            for j in range(stage.childCount()):
+                item = stage.child(j)
+                out[item.data(0, Qt.ItemDataRole.UserRole)] = item
+        return out
+
+    def set_block_off(self, name: str, off: bool = True) -> None:
+        """Tick (switch off) or untick one block, as a click would."""
+        self.block_items()[name].setCheckState(0, Qt.CheckState.Checked if off else Qt.CheckState.Unchecked)
+
+    def _tree_changed(self, _item: QTreeWidgetItem, _column: int) -> None:
+        if self._updating_tree:
+            return
+        off = tuple(n for n, it in self.block_items().items() if it.checkState(0) == Qt.CheckState.Checked)
+        self.explorer.set_lesion(off)
+
+    def _lesion_changed(self, blocks: tuple) -> None:
+        self._updating_tree = True
+        for name, item in self.block_items().items():
+            item.setCheckState(0, Qt.CheckState.Checked if name in blocks else Qt.CheckState.Unchecked)
+        self._updating_tree = False
+        self.restore.setEnabled(bool(blocks))
+        self.top.set_rows([])
+
+    def _image_selected(self, _image: object) -> None:
+        self.top.set_rows([])
+
+    # ----- plots --------------------------------------------------------------------------------------
+    def _redraw(self, *_args: object) -> None:
+        for plot in (self.ratio_plot, self.std_plot):
+            plot.clear()
+            if plot.legend is not None:
+                plot.legend.clear()
+        main = self.explorer.analysis
+        other = self.explorer.compare_analysis
+        info = self.explorer.info
+        if main is None or info is None:
+            for plot in (self.ratio_plot, self.std_plot):
+                hint = pg.TextItem(tr("Drop an image to measure its residual branches."), color="#777777",
+                                   anchor=(0.5, 0.5))
+                plot.addItem(hint)
+                hint.setPos(0.5, 0.5)
+                plot.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)
+                plot.getAxis("bottom").setTicks(None)
+            self._redraw_top()
+            return
+        names = [b.name for b in info.blocks]
+        self._plot_ratios(main, other, names)
+        self._plot_std(main, other)
+        self._redraw_top()
+
+    def _series_name(self, info: ModelInfo | None) -> str:
+        return info.title if info is not None else ""
+
+    def _plot_ratios(self, main: AnalysisResult, other: AnalysisResult | None, names: list[str]) -> None:
+        y = np.array([main.residual_ratio.get(n, np.nan) for n in names], dtype=float)
+        x = np.arange(len(names), dtype=float)
+        shift = BAR_WIDTH / 2 if other is not None else 0.0
+        width = BAR_WIDTH if other is not None else 0.7
+        brushes = [plotting.color("#b0b7c3") if n in main.lesioned else plotting.color(plotting.PRIMARY)
+                   for n in names]
+        primary = pg.BarGraphItem(x=x - shift, height=np.nan_to_num(y), width=width, brushes=brushes,
+                                  brush=plotting.color(plotting.PRIMARY), pen=None)
+        self.ratio_plot.addItem(primary)
+        if other is not None:
+            o_names = list(other.residual_ratio)
+            oy = np.array([other.residual_ratio[n] for n in o_names], dtype=float)
+            secondary = pg.BarGraphItem(x=np.arange(len(o_names)) + shift, height=oy, width=width,
+                                        brush=plotting.color(plotting.SECONDARY), pen=None)
+            self.ratio_plot.addItem(secondary)
+            # A legend only when two models share the plot: with one it would only repeat the status bar.
+            self._legend(self.ratio_plot, [(primary, self.explorer.info),
+                                           (secondary, self.explorer.compare_info)])
+        longest = names if other is None or len(names) >= len(other.residual_ratio) else list(
+            other.residual_ratio)
+        self.ratio_plot.getAxis("bottom").setTicks(stage_ticks(longest))
+        self.ratio_plot.setXRange(-0.6, len(longest) - 0.4, padding=0)
+        self.ratio_plot.enableAutoRange(axis="y")
+        self._ratio_names = names
+
+    def _plot_std(self, main: AnalysisResult, other: AnalysisResult | None) -> None:
+        sort = self.sorted_std.isChecked()
+        series = [(main, self.explorer.info, plotting.PRIMARY)]
+        if other is not None:
+            series.append((other, self.explorer.compare_info, plotting.SECONDARY))
+        longest: list[str] = []
+        curves = []
+        for result, info, colour in series:
+            names = [n for n, _ in result.response_std]
+            values = np.array([v for _, v in result.response_std], dtype=float)
+            if sort:
+                values = np.sort(values)[::-1]
+            curve = self.std_plot.plot(np.arange(1, len(values) + 1), values, pen=pg.mkPen(colour, width=2),
+                                       symbol="o", symbolSize=5, symbolBrush=colour, symbolPen=None)
+            curves.append((curve, info))
+            longest = names if len(names) > len(longest) else longest
+        if other is not None:
+            self._legend(self.std_plot, curves)
+        axis = self.std_plot.getAxis("bottom")
+        if sort:
+            axis.setTicks(None)
+        else:
+            stages = [n.split(".")[0] for n in longest]
+            axis.setTicks([[(float(i + 1), stage_title(s).split(" ")[0]) for i, s in enumerate(stages)
+                            if i == 0 or s != stages[i - 1]], []])
+        self._std_names = longest
+        self.std_plot.enableAutoRange()
+
+    def _legend(self, plot: pg.PlotItem, items: list[tuple[object, ModelInfo | None]]) -> None:
+        legend = plot.legend
+        if legend is None:
+            legend = plot.addLegend(offset=(10, 10), labelTextColor="#333333", brush=(255, 255, 255, 220))
+        legend.clear()
+        for item, info in items:
+            legend.addItem(item, self._series_name(info))
+
+    def _redraw_top(self, *_args: object) -> None:
+        main, intact = self.explorer.analysis, self.explorer.intact
+        if main is None:
+            self.top.set_rows([])
+            return
+        reference = None
+        if main.lesioned and intact is not None and intact.image_key == main.image_key:
+            reference = {i: float(intact.probs[i]) for i, _, _ in main.top_k}
+        self.top.reference_label = tr("intact network")
+        self.top.set_rows(main.top_k, reference=reference)
+        n = len(main.lesioned)
+        self.top_caption.setText(tr("Top-5 with {n} block(s) switched off").format(n=n) if n
+                                 else tr("Top-5 of the intact network"))
+
+    def _mouse_moved(self, pos) -> None:
+        main = self.explorer.analysis
+        if main is None:
+            return
+        for plot, names, values in (
+            (self.ratio_plot, getattr(self, "_ratio_names", []), main.residual_ratio),
+            (self.std_plot, getattr(self, "_std_names", []), dict(main.response_std)),
+        ):
+            if plot.sceneBoundingRect().contains(pos):
+                x = plot.vb.mapSceneToView(pos).x()
+                i = int(round(x)) - (1 if plot is self.std_plot else 0)
+                if 0 <= i < len(names) and names[i] in values:
+                    label = "||F(x)|| / ||x||" if plot is self.ratio_plot else tr("response std")
+                    self.readout.setText(f"{names[i]}:  {label} = {values[names[i]]:.3f}")
+
+    def retranslate(self) -> None:
+        """Set every text in the current language."""
+        self.compare_label.setText(tr("Compare with:"))
+        self.sorted_std.setText(tr("Sort the std curve by magnitude (Fig. 7, bottom)"))
+        self.ratio_plot.setTitle(tr("Size of each residual branch: ||F(x)|| / ||x||"))
+        self.std_plot.setTitle(tr("Std of each 3x3 layer's response, after BN and before the addition "
+                                  "(Fig. 7)"))
+        plotting.style_plot(self.ratio_plot, left="||F(x)|| / ||x||", bottom=tr("block"))
+        plotting.style_plot(self.std_plot, left=tr("std"), bottom=tr("layer index"))
+        self.ratio_plot.setToolTip(tr("For each block, how large the residual branch F(x) is compared with "
+                                      "its input x: small bars mean the block only nudges its input, as "
+                                      "the paper predicts for deep ResNets."))
+        self.std_plot.setToolTip(tr("The standard deviation of every 3x3 layer's response for this image: "
+                                    "the paper's Fig. 7 shows ResNets respond more weakly than plain nets."))
+        self.tree.setToolTip(tr("Tick a block to remove it: its output becomes its shortcut alone."))
+        self.compare.setToolTip(tr("Overlay a second model (e.g. plain vs residual, 20 vs 56 layers)."))
+        self.lesion_box.setTitle(tr("Block lesion: switch residual blocks off"))
+        self.lesion_help.setText(tr("A ResNet survives losing a block (Veit et al. 2016): only the "
+                                    "shortcut remains. A plain network has no shortcut to fall back on."))
+        self.restore.setText(tr("Switch all blocks back on"))
+        self.readout.setText(tr("Move the mouse over a plot to read its values."))
+        self.top.placeholder = tr("Drop an image to see its predictions.")
+        self.top.setToolTip(tr("The top-5 of the network with the ticked blocks removed; red marks show "
+                               "the intact network's probabilities."))
+        if self.compare.count():
+            self.compare.setItemText(0, tr("(none)"))
+            self.compare.setItemText(self.compare.count() - 1, tr("Open weights..."))
+        self._redraw()

@@ -1,0 +1,66 @@
+"""A horizontal strip of image thumbnails to click through (several dropped images, or the samples)."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QIcon, QPixmap
+from PySide6.QtWidgets import QAbstractItemView, QListView, QListWidget, QListWidgetItem, QWidget
+
+from ..imaging import to_qimage, to_rgb
+
+ICON_SIDE = 64
+
+
+class ThumbnailStrip(QListWidget):
+    """Icons in one scrolling row; ``activated_index(i)`` when the user picks one."""
+
+    activated_index = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None, *, icon_side: int = ICON_SIDE) -> None:
+        super().__init__(parent)
+        self.setViewMode(QListView.ViewMode.IconMode)
+        self.setFlow(QListView.Flow.LeftToRight)
+        self.setWrapping(False)
+        self.setMovement(QListView.Movement.Static)
+        self.setResizeMode(QListView.ResizeMode.Adjust)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setIconSize(QSize(icon_side, icon_side))
+        self.setSpacing(4)
+        self.setFixedHeight(icon_side + 44)
+        self.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.setUniformItemSizes(True)
+        self.setGridSize(QSize(icon_side + 28, icon_side + 30))
+        self.itemClicked.connect(self._clicked)
+        self.currentRowChanged.connect(self._row_changed)
+        self._quiet = False
+
+    def set_items(self, items: list[tuple[str, np.ndarray | None]], current: int = -1) -> None:
+        """Replace the strip with ``items`` = [(label, thumbnail HxWx3)] and select ``current``."""
+        self._quiet = True
+        self.clear()
+        for label, thumb in items:
+            item = QListWidgetItem(label)
+            item.setToolTip(label)
+            if thumb is not None:
+                item.setIcon(QIcon(QPixmap.fromImage(to_qimage(to_rgb(thumb)))))
+            self.addItem(item)
+        if 0 <= current < self.count():
+            self.setCurrentRow(current)
+        self._quiet = False
+
+    def select(self, index: int) -> None:
+        """Highlight ``index`` without emitting."""
+        self._quiet = True
+        self.setCurrentRow(index)
+        self._quiet = False
+
+    def _clicked(self, item: QListWidgetItem) -> None:
+        self.activated_index.emit(self.row(item))
+
+    def _row_changed(self, row: int) -> None:
+        # Keyboard navigation (arrows) also switches images.
+        if not self._quiet and row >= 0:
+            self.activated_index.emit(row)
