@@ -1,0 +1,115 @@
+"""``resnet-explorer classify IMAGE...``: top-k classes per image.
+
+A bad image gets one line on stderr and the others still run; the exit status is 2 if any image failed.
+With ``--json`` stdout carries one JSON document and nothing else; progress goes to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import Any
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("classify", help="top-k predictions for one or more images",
+                       description="Classify images with a bundled model, torchvision's ImageNet "
+                                   "weights (downloaded on first use) or a checkpoint file.")
+    p.add_argument("images", nargs="+", metavar="IMAGE",
+                   help="JPEG, PNG, GIF, BMP, TIFF or WebP files")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--model", metavar="ID", default=None,
+                       help="a model id from 'resnet-explorer models' (default: resnet20-fashion-mnist)")
+    which.add_argument("--weights", metavar="PATH", default=None,
+                       help="a checkpoint: this project's .safetensors, or a torchvision-style "
+                            ".safetensors/.pth state dict")
+    p.add_argument("--arch", default=None,
+                   help="architecture of a bare --weights state dict when its keys cannot tell "
+                        "(e.g. resnet20 vs plain20)")
+    p.add_argument("--top-k", type=int, default=5, help="how many classes to show (default 5)")
+    p.add_argument("--ten-crop", action="store_true",
+                   help="average the softmax over 10 crops (corners, centre, mirrored), as the paper tests")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="where to run")
+    p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+
+
+class _StderrProgress:
+    """Download progress on stderr: a redrawn line on a terminal, every 10% otherwise."""
+
+    def __init__(self, label: str) -> None:
+        self.label, self.tty = label, sys.stderr.isatty()
+        self.last_step, self.last_draw = -1, 0.0
+
+    def __call__(self, done: int, total: int) -> None:
+        from resnet_explorer.core.weights import format_size
+
+        step = int(done * 10 / total) if total else -1
+        now = time.monotonic()
+        finished = total and done >= total
+        if self.tty and (now - self.last_draw > 0.1 or finished):
+            pct = f" {100 * done / total:5.1f}%" if total else ""
+            print(f"\rdownloading {self.label}: {format_size(done)} of {format_size(total)}{pct}",
+                  end="\n" if finished else "", file=sys.stderr, flush=True)
+            self.last_draw = now
+        elif not self.tty and step != self.last_step and total:
+            print(f"downloading {self.label}: {step * 10}% of {format_size(total)}", file=sys.stderr)
+            self.last_step = step
+
+
+def _load(args: argparse.Namespace) -> Any:
+    from resnet_explorer.core import zoo
+    from resnet_explorer.core.errors import UserInputError
+
+    target = args.weights or args.model or zoo.DEFAULT_MODEL
+    if args.arch and not args.weights:
+        raise UserInputError("--arch applies to --weights PATH only")
+    if args.weights is None and args.model is None:
+        entry = next((e for e in zoo.list_models() if e.id == zoo.DEFAULT_MODEL), None)
+        if entry is not None and not entry.present:
+            raise UserInputError(f"no --model given and the default model {zoo.DEFAULT_MODEL} is not in "
+                                 f"this installation yet; {zoo.availability_hint()}")
+    return zoo.load_model(target, args.device, progress=_StderrProgress(str(target)), arch=args.arch)
+
+
+def _classify_one(loaded: Any, path: str, args: argparse.Namespace) -> dict[str, Any]:
+    from resnet_explorer.core.images import open_image
+    from resnet_explorer.core.probe import analyze
+
+    image = open_image(path)
+    result = analyze(loaded, image, top_k=args.top_k, gradcam=False, feature_maps=False, measures=False,
+                     ten_crop=args.ten_crop)
+    return {"image": path, "size": list(image.size),
+            "top_k": [{"index": p.index, "name": p.name, "prob": p.prob} for p in result.top_k]}
+
+
+def _print_text(loaded: Any, result: dict[str, Any]) -> None:
+    print(f"{result['image']}  ({loaded.model_id})")
+    width = max(len(p["name"]) for p in result["top_k"])
+    for rank, p in enumerate(result["top_k"], 1):
+        print(f"  {rank}. {p['name']:<{width}}  {100 * p['prob']:6.2f}%  (class {p['index']})")
+
+
+def run(args: argparse.Namespace) -> int:
+    from resnet_explorer.core.errors import ExplorerError, UserInputError
+
+    if args.top_k < 1:
+        raise UserInputError("--top-k must be at least 1")
+    loaded = _load(args)
+    results, errors = [], []
+    for path in args.images:
+        try:
+            result = _classify_one(loaded, path, args)
+        except ExplorerError as exc:
+            print(f"resnet-explorer classify: error: {exc}", file=sys.stderr)
+            errors.append({"image": path, "error": str(exc)})
+            continue
+        results.append(result)
+        if not args.json:
+            _print_text(loaded, result)
+    if args.json:
+        doc = {"model": loaded.model_id, "arch": loaded.arch, "device": str(loaded.device),
+               "ten_crop": bool(args.ten_crop), "results": results, "errors": errors}
+        print(json.dumps(doc, indent=2))
+    return 2 if errors else 0

@@ -1,0 +1,148 @@
+"""Safe image decoding: one clear line for every bad input, never a traceback or a hang.
+
+Decoding uses an allow-list of formats, treats Pillow's decompression-bomb *warning* as an error (so a
+small file that claims a huge canvas is refused before it is decoded), applies the EXIF orientation a
+camera records, takes the first frame of an animation and converts every pixel mode to RGB or L on
+purpose (transparency is composited over white, 16-bit grey is scaled, CMYK is converted).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import struct  # some decoders raise struct.error on mangled headers
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .errors import UserInputError
+
+FORMATS = ("JPEG", "PNG", "GIF", "BMP", "TIFF", "WEBP")
+MIN_SIDE = 8  # smaller than this, a photo carries nothing a network can classify
+MAX_ASPECT = 50  # e.g. 10000x20: resizing its short side to 256 px would make a 128-Mpx strip
+MAX_FILE_BYTES = 512 * 2**20
+BACKGROUND = (255, 255, 255)  # transparent pixels are shown over white, as viewers do
+
+ImageSource = str | os.PathLike | bytes
+
+
+def open_image(source: ImageSource, *, name: str | None = None) -> Image.Image:
+    """Decode ``source`` (a path or the encoded bytes) into a loaded RGB or L image, EXIF applied.
+
+    Raises :class:`UserInputError` with one line naming the input for a missing, unreadable, empty,
+    non-image, truncated, oversized (decompression bomb), tiny or absurdly shaped image.
+    """
+    label = name or (str(source) if not isinstance(source, bytes) else "image data")
+    data = source if isinstance(source, bytes) else _read_file(Path(source), label)
+    if not data:
+        raise UserInputError(f"{label} is empty (0 bytes), not an image")
+    image = _decode(data, label)
+    _check_size(image, label)
+    return to_rgb_or_l(image)
+
+
+def _read_file(path: Path, label: str) -> bytes:
+    if not path.exists():
+        raise UserInputError(f"{label}: no such file")
+    if path.is_dir():
+        raise UserInputError(f"{label} is a directory, not an image")
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise UserInputError(f"{label} is too large ({size / 2**20:.0f} MiB) to be a photo")
+        with path.open("rb") as f:
+            return f.read()
+    except PermissionError:
+        raise UserInputError(f"{label}: permission denied") from None
+    except OSError as exc:
+        raise UserInputError(f"{label}: cannot read ({exc.strerror or exc})") from None
+
+
+def _decode(data: bytes, label: str) -> Image.Image:
+    """Open with the allow-list and decode fully, so every decoder error surfaces here."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data), formats=FORMATS)
+            image.seek(0)  # first frame of a GIF / multi-page TIFF
+            image.load()
+            image = ImageOps.exif_transpose(image)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise UserInputError(f"{label} claims too many pixels (over {Image.MAX_IMAGE_PIXELS:,}); refusing "
+                             "to decode it (a decompression bomb or an absurdly large image)") from None
+    except UnidentifiedImageError:
+        raise UserInputError(f"{label} is not an image {_what_it_is(data)}(supported: "
+                             f"{', '.join(FORMATS)})") from None
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error) as exc:
+        raise UserInputError(f"{label} is truncated or corrupt ({_short(exc)})") from None
+    return image
+
+
+def _what_it_is(data: bytes) -> str:
+    """A hint for common mistakes (a weights file or text given as an image)."""
+    if data[:4] == b"PK\x03\x04" or data[:1] == b"\x80":
+        return "(it looks like a PyTorch weights file; pass those with --weights) "
+    if len(data) > 8 and data[8:9] == b"{":
+        return "(it looks like a safetensors weights file; pass those with --weights) "
+    head = data[:512]
+    if head and all(32 <= b < 127 or b in b"\t\r\n" for b in head):
+        return "(it is text) "
+    return ""
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:120] if text else type(exc).__name__
+
+
+def _check_size(image: Image.Image, label: str) -> None:
+    width, height = image.size
+    if min(width, height) < MIN_SIDE:
+        raise UserInputError(f"{label} is only {width}x{height} pixels; need at least "
+                             f"{MIN_SIDE}x{MIN_SIDE}")
+    if max(width, height) > MAX_ASPECT * min(width, height):
+        raise UserInputError(f"{label} has absurd proportions ({width}x{height}); sides may differ by "
+                             f"at most {MAX_ASPECT}x")
+
+
+def to_rgb_or_l(image: Image.Image) -> Image.Image:
+    """Convert any Pillow mode to RGB (colour) or L (grey), each case handled on purpose."""
+    mode = image.mode
+    if mode in ("RGB", "L"):
+        return image
+    if mode == "1":
+        return image.convert("L")
+    if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
+        return _high_depth_to_l(image)
+    if mode == "P":
+        has_alpha = "transparency" in image.info
+        image = image.convert("RGBA" if has_alpha else "RGB")
+        return _flatten(image) if has_alpha else image
+    if mode in ("LA", "La"):
+        return _flatten(image).convert("L")
+    if mode in ("RGBA", "RGBa", "PA"):
+        return _flatten(image)
+    # CMYK, YCbCr, LAB, HSV, RGBX: Pillow's converters give plain RGB.
+    return image.convert("RGB")
+
+
+def _flatten(rgba: Image.Image) -> Image.Image:
+    """Composite over white: a transparent logo looks as it does in a viewer."""
+    rgba = rgba.convert("RGBA")
+    background = Image.new("RGBA", rgba.size, BACKGROUND + (255,))
+    return Image.alpha_composite(background, rgba).convert("RGB")
+
+
+def _high_depth_to_l(image: Image.Image) -> Image.Image:
+    """16-bit (and 32-bit int / float) grey to 8 bits: scale the format's range, not the image's."""
+    pixels = np.asarray(image, dtype=np.float64)
+    if image.mode == "F":
+        low, high = float(pixels.min()), float(pixels.max())
+        scaled = (pixels - low) / (high - low) * 255.0 if high > low else np.zeros_like(pixels)
+    else:
+        # "I" is how Pillow also hands out 16-bit PNGs; values beyond 16 bits are rescaled to fit.
+        peak = 65535.0 if pixels.max(initial=0) <= 65535 else float(pixels.max())
+        scaled = np.clip(pixels, 0, None) / peak * 255.0
+    return Image.fromarray(np.round(scaled).astype(np.uint8), mode="L")

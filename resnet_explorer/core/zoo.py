@@ -1,0 +1,440 @@
+"""The model zoo: model ids -> architecture, weights, preprocessing and class names.
+
+Three kinds of model:
+
+* bundled, trained by this project (``resnet20-fashion-mnist`` ...): ``assets/models/ID.safetensors``
+  with an embedded card (see :mod:`core.checkpoint`), a sibling ``ID.json`` for humans;
+* torchvision's published ImageNet weights (``resnet18-imagenet`` ... ``resnet152-imagenet``, and
+  ``resnet50/101/152-imagenet-v2``), downloaded on first use (see :mod:`core.weights`);
+* any local file: this project's model files, a plain ``.safetensors`` or a torchvision-style ``.pth``.
+
+Whatever the source, :func:`load_model` returns a :class:`LoadedModel`: the network in eval mode on its
+device, with the preprocessing it was trained with and its class names.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+from . import weights as W
+from .errors import UserInputError
+from .images import to_rgb_or_l
+from .resnet import ARCHS, ResNet, build_model
+
+DEFAULT_MODEL = "resnet20-fashion-mnist"
+BUNDLED_IDS = ("resnet20-fashion-mnist", "plain20-fashion-mnist",
+               "resnet56-fashion-mnist", "plain56-fashion-mnist")
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+# Guesses for bare CIFAR-family state dicts that come without a card (a card always wins).
+CIFAR10_MEAN, CIFAR10_STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
+FASHION_MNIST_MEAN, FASHION_MNIST_STD = (0.2860,), (0.3530,)
+TEN_CROP_CENTER = 4  # torchvision's ten_crop order: tl, tr, bl, br, center, then the flipped five
+_BUILD_OPTIONS = ("num_classes", "in_chans", "shortcut", "variant")
+
+
+# ----- preprocessing ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Preprocessing:
+    """How a model's training images were prepared, applied to any new image.
+
+    ``resize``: the shorter side is resized to this first (None: straight to the input size);
+    ``crop``: then a centre crop of this side (None: the input size). Interpolation is bilinear with
+    antialiasing, exactly as torchvision's ``ImageClassification`` transform, on PIL images.
+    """
+
+    input_size: tuple[int, int, int]
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    resize: int | None = None
+    crop: int | None = None
+    grayscale: bool = False
+
+    @classmethod
+    def imagenet(cls, resize: int = 256, crop: int = 224) -> Preprocessing:
+        """torchvision's ImageNet evaluation transform."""
+        return cls((3, crop, crop), IMAGENET_MEAN, IMAGENET_STD, resize, crop, False)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Preprocessing:
+        """From a model card's ``preprocessing`` entry."""
+        size = tuple(int(s) for s in d["input_size"])
+        if len(size) != 3:
+            raise UserInputError(f"model card: input_size must be [C, H, W], got {list(size)}")
+        return cls(size, tuple(float(m) for m in d["mean"]), tuple(float(s) for s in d["std"]),  # type: ignore[arg-type]
+                   _opt_int(d.get("resize")), _opt_int(d.get("crop")),
+                   bool(d.get("grayscale", size[0] == 1)))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "input_size": list(self.input_size), "mean": list(self.mean),
+                "std": list(self.std)}
+
+    @property
+    def mode(self) -> str:
+        return "L" if self.grayscale or self.input_size[0] == 1 else "RGB"
+
+    def geometry(self, image: Image.Image) -> Image.Image:
+        """Mode conversion, resize and centre crop: the picture the network sees, before normalising."""
+        import torchvision.transforms.functional as TF
+
+        image = to_rgb_or_l(image)
+        if image.mode != self.mode:
+            image = image.convert(self.mode)
+        _, height, width = self.input_size
+        side = self.resize or min(height, width)
+        if min(image.size) != side:
+            image = TF.resize(image, side, interpolation=TF.InterpolationMode.BILINEAR, antialias=True)
+        return TF.center_crop(image, [self.crop, self.crop] if self.crop else [height, width])
+
+    def to_tensor(self, image: Image.Image) -> torch.Tensor:
+        """A geometry-prepared PIL image -> normalised float (C,H,W), as torchvision does it."""
+        import torchvision.transforms.functional as TF
+
+        tensor = TF.convert_image_dtype(TF.pil_to_tensor(image), torch.float)
+        return TF.normalize(tensor, list(self.mean), list(self.std))
+
+    def __call__(self, image: Image.Image) -> torch.Tensor:
+        return self.to_tensor(self.geometry(image))
+
+    def display(self, image: Image.Image) -> np.ndarray:
+        """What the network sees as HxWx3 uint8 (grey repeated), for drawing overlays on."""
+        return as_rgb_array(self.geometry(image))
+
+    def ten_crop(self, image: Image.Image) -> tuple[torch.Tensor, np.ndarray]:
+        """The paper's 10-crop test: four corners, centre, and their mirror images (N=10, C, H, W).
+
+        Returns the batch and the centre crop's display image. Models trained without a resize step
+        (28 or 32 px datasets) are enlarged by 256/224 first, as ImageNet's 224-of-256 crops are.
+        """
+        import torchvision.transforms.functional as TF
+
+        image = to_rgb_or_l(image)
+        if image.mode != self.mode:
+            image = image.convert(self.mode)
+        _, height, width = self.input_size
+        crop = (self.crop, self.crop) if self.crop else (height, width)
+        side = self.resize or round(min(crop) * 256 / 224)
+        image = TF.resize(image, side, interpolation=TF.InterpolationMode.BILINEAR, antialias=True)
+        crops = TF.ten_crop(image, list(crop))
+        batch = torch.stack([self.to_tensor(c) for c in crops])
+        return batch, as_rgb_array(crops[TEN_CROP_CENTER])
+
+    def unnormalise(self, tensor: torch.Tensor) -> np.ndarray:
+        """A normalised (C,H,W) tensor back to HxWx3 uint8 (for tensors given to ``analyze``)."""
+        mean = torch.tensor(self.mean, device=tensor.device).view(-1, 1, 1)
+        std = torch.tensor(self.std, device=tensor.device).view(-1, 1, 1)
+        pixels = (tensor.detach().float() * std + mean).clamp(0, 1).mul(255).round().to(torch.uint8)
+        array = pixels.cpu().permute(1, 2, 0).numpy()
+        return np.repeat(array, 3, axis=2) if array.shape[2] == 1 else np.ascontiguousarray(array)
+
+
+def as_rgb_array(image: Image.Image) -> np.ndarray:
+    """A PIL RGB or L image as HxWx3 uint8."""
+    return np.asarray(image.convert("RGB"), dtype=np.uint8).copy()
+
+
+def _opt_int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+# ----- the loaded model ------------------------------------------------------------------------------
+@dataclass
+class LoadedModel:
+    """A network ready to analyse images: eval mode, on ``device``, with preprocessing and classes."""
+
+    model: ResNet
+    model_id: str
+    class_names: list[str]
+    preprocessing: Preprocessing
+    device: torch.device
+    card: dict[str, Any] = field(default_factory=dict)
+    source: str = ""  # file path or URL the weights came from
+
+    @property
+    def arch(self) -> str:
+        return str(self.model.config.get("arch", ""))
+
+    @property
+    def num_params(self) -> int:
+        return sum(p.numel() for p in self.model.parameters())
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """``auto`` -> CUDA when available, else CPU; asking for an absent CUDA is a clear error."""
+    name = str(device).lower()
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise UserInputError("--device cuda was asked for, but no CUDA GPU is available; use --device cpu")
+    try:
+        return torch.device(name)
+    except RuntimeError:
+        raise UserInputError(f"unknown device {device!r}; use auto, cpu or cuda") from None
+
+
+def wrap_model(model: ResNet, *, model_id: str = "custom", class_names: Sequence[str] | None = None,
+               preprocessing: Preprocessing | None = None, device: str | torch.device = "auto",
+               card: dict[str, Any] | None = None, source: str = "") -> LoadedModel:
+    """A :class:`LoadedModel` around an in-memory network (tests, notebooks, a freshly trained net)."""
+    dev = resolve_device(device)
+    n = int(model.config["num_classes"])
+    names = list(class_names) if class_names is not None else _default_class_names(model)
+    if len(names) != n:
+        raise UserInputError(f"{model_id}: {len(names)} class names for {n} outputs")
+    pre = preprocessing or _default_preprocessing(model)
+    return LoadedModel(model.eval().to(dev), model_id, names, pre, dev, dict(card or {}), source)
+
+
+def _default_class_names(model: ResNet) -> list[str]:
+    n = int(model.config["num_classes"])
+    if model.family == "imagenet" and n == 1000:
+        return imagenet_class_names()
+    return [f"class {i}" for i in range(n)]
+
+
+def _default_preprocessing(model: ResNet) -> Preprocessing:
+    chans = int(model.config["in_chans"])
+    if model.family == "imagenet" and chans == 3:
+        return Preprocessing.imagenet()
+    if chans == 1:
+        return Preprocessing((1, 28, 28), FASHION_MNIST_MEAN, FASHION_MNIST_STD, grayscale=True)
+    side = 224 if model.family == "imagenet" else 32
+    mean, std = (CIFAR10_MEAN, CIFAR10_STD) if chans == 3 else ((0.5,) * chans, (0.5,) * chans)
+    return Preprocessing((chans, side, side), mean, std)
+
+
+def imagenet_class_names() -> list[str]:
+    """The 1000 ImageNet class names, from torchvision's weights metadata (available offline)."""
+    from torchvision.models import ResNet50_Weights
+
+    return list(ResNet50_Weights.IMAGENET1K_V1.meta["categories"])
+
+
+# ----- the catalogue ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ModelEntry:
+    """One row of ``resnet-explorer models``."""
+
+    id: str
+    arch: str
+    source: str  # "bundled" | "torchvision"
+    present: bool
+    size_bytes: int | None
+    description: str
+    location: str  # file path (bundled / cache) or URL
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def bundled_dir() -> Path | None:
+    """``assets/models``, or None when this installation has no assets at all."""
+    from resnet_explorer.resources import asset
+
+    try:
+        return asset("models")
+    except FileNotFoundError:
+        return None
+
+
+def _bundled_ids() -> list[str]:
+    """The four ids the project promises, plus any other model file dropped into assets/models."""
+    ids = list(BUNDLED_IDS)
+    directory = bundled_dir()
+    if directory is not None and directory.is_dir():
+        ids += sorted(p.stem for p in directory.glob("*.safetensors") if p.stem not in ids)
+    return ids
+
+
+def _bundled_entry(model_id: str) -> ModelEntry:
+    directory = bundled_dir()
+    path = directory / f"{model_id}.safetensors" if directory is not None else Path(model_id)
+    card = _read_json(path.with_suffix(".json"))
+    present = path.is_file()
+    arch = str(card.get("model", {}).get("arch") or model_id.split("-", 1)[0])
+    return ModelEntry(model_id, arch, "bundled", present, path.stat().st_size if present else None,
+                      _describe_card(card, arch), str(path))
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return {}
+    return doc if isinstance(doc, dict) else {}
+
+
+def _describe_card(card: Mapping[str, Any], arch: str) -> str:
+    if card.get("description"):
+        return str(card["description"])
+    text = f"{arch} trained by this project on {card.get('dataset', 'Fashion-MNIST')}"
+    accuracy = _find_accuracy(card)
+    return text + (f", test top-1 {accuracy:.2f}%" if accuracy is not None else "")
+
+
+def _find_accuracy(card: Mapping[str, Any]) -> float | None:
+    for scope in (card, card.get("metrics") or {}, card.get("test") or {}):
+        for key in ("test_top1", "top1", "test_accuracy", "accuracy"):
+            value = scope.get(key) if isinstance(scope, Mapping) else None
+            if isinstance(value, (int, float)):
+                return float(value) * (100.0 if value <= 1.0 else 1.0)
+    return None
+
+
+def _torchvision_entry(remote: W.RemoteWeights) -> ModelEntry:
+    version = remote.weights_name.rsplit("_", 1)[-1]
+    description = f"torchvision ImageNet-1K weights {version}, top-1 {remote.top1:.2f}%"
+    return ModelEntry(remote.model_id, remote.arch, "torchvision", remote.present, remote.size_bytes,
+                      description, str(remote.cache_path) if remote.present else remote.url)
+
+
+def list_models() -> list[ModelEntry]:
+    """Every model id: bundled first (default first), then torchvision's; with presence and size."""
+    return [_bundled_entry(i) for i in _bundled_ids()] + [
+        _torchvision_entry(r) for r in W.torchvision_catalog().values()]
+
+
+def availability_hint() -> str:
+    """One line saying which models can be used right now and how else to get one."""
+    entries = list_models()
+    present = [e.id for e in entries if e.present]
+    remote = [f"{e.id} ({W.format_size(e.size_bytes)})" for e in entries
+              if e.source == "torchvision" and not e.present]
+    parts = [f"available now: {', '.join(present)}" if present else "no model is installed yet"]
+    if remote:
+        parts.append(f"downloadable on first use: {', '.join(remote)}")
+    parts.append("or pass a checkpoint with --weights PATH")
+    return "; ".join(parts)
+
+
+# ----- loading ---------------------------------------------------------------------------------------
+def load_model(id_or_path: str | os.PathLike, device: str | torch.device = "auto", *,
+               progress: W.ProgressFn | None = None, cancel: threading.Event | None = None,
+               arch: str | None = None) -> LoadedModel:
+    """Load a model id (bundled or torchvision, downloading if needed) or a weights file.
+
+    ``progress(done, total)`` reports download bytes; ``cancel`` stops a download. ``arch`` names the
+    architecture of a bare state dict whose keys cannot tell (e.g. resnet20 vs plain20).
+    Raises :class:`UserInputError` / :class:`core.weights.DownloadError` with one clear line.
+    """
+    key = os.fspath(id_or_path)
+    dev = resolve_device(device)
+    catalog = W.torchvision_catalog()
+    if key in catalog:
+        return _load_torchvision(catalog[key], dev, progress, cancel)
+    if key in _bundled_ids():
+        return _load_bundled(key, dev)
+    if _looks_like_path(key):
+        return _load_file(Path(key), dev, arch=arch)
+    raise UserInputError(_unknown_id_message(key))
+
+
+def _looks_like_path(key: str) -> bool:
+    return (os.sep in key or "/" in key or Path(key).exists()
+            or Path(key).suffix.lower() in (".safetensors", *W.PICKLE_SUFFIXES))
+
+
+def _unknown_id_message(key: str) -> str:
+    ids = [e.id for e in list_models()]
+    close = difflib.get_close_matches(key, ids, n=1)
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    return f"unknown model {key!r}{hint}; model ids: {', '.join(ids)}; or a path to a .safetensors/.pth file"
+
+
+def _load_torchvision(remote: W.RemoteWeights, device: torch.device, progress: W.ProgressFn | None,
+                      cancel: threading.Event | None) -> LoadedModel:
+    path = W.fetch(remote, progress=progress, cancel=cancel)
+    try:
+        state, _ = W.read_weights(path)
+    except UserInputError as exc:
+        raise UserInputError(f"{exc} (the cached download may be damaged: delete {path} to fetch it "
+                             "again)") from None
+    model = _build_and_fill(remote.arch, {}, state, path)
+    card = {"model": model.config, "dataset": "imagenet-1k", "top1": remote.top1,
+            "weights": remote.weights_name}
+    return wrap_model(model, model_id=remote.model_id,
+                      class_names=remote.torchvision_weights().meta["categories"],
+                      preprocessing=torchvision_preprocessing(remote), device=device, card=card,
+                      source=str(path))
+
+
+def torchvision_preprocessing(remote: W.RemoteWeights) -> Preprocessing:
+    """The evaluation transform torchvision publishes with these weights (V2 resizes to 232, not 256)."""
+    transform = remote.torchvision_weights().transforms()
+    crop = int(transform.crop_size[0])
+    return Preprocessing((3, crop, crop), tuple(transform.mean), tuple(transform.std),
+                         int(transform.resize_size[0]), crop)
+
+
+def _load_bundled(model_id: str, device: torch.device) -> LoadedModel:
+    entry = _bundled_entry(model_id)
+    if not entry.present:
+        raise UserInputError(f"model {model_id} is not in this installation yet ({entry.location} is "
+                             f"missing); {availability_hint()}")
+    loaded = _load_file(Path(entry.location), device)
+    loaded.model_id = model_id
+    return loaded
+
+
+def _load_file(path: Path, device: torch.device, *, arch: str | None = None) -> LoadedModel:
+    state, card = W.read_weights(path)
+    card = card or {}
+    config = dict(card.get("model") or {})
+    if arch:
+        config = {"arch": arch, **_shape_options(state)}
+    elif not config.get("arch"):
+        config = W.infer_config(state, path)
+    model = _build_and_fill(str(config["arch"]), config, state, path)
+    pre = Preprocessing.from_dict(card["preprocessing"]) if card.get("preprocessing") else None
+    names = card.get("class_names")
+    return wrap_model(model, model_id=path.stem, class_names=names, preprocessing=pre, device=device,
+                      card=card, source=str(path))
+
+
+def _shape_options(state: Mapping[str, torch.Tensor]) -> dict[str, Any]:
+    """Classes and input channels from the shapes, for a user-given ``--arch``."""
+    options: dict[str, Any] = {}
+    if "fc.weight" in state:
+        options["num_classes"] = int(state["fc.weight"].shape[0])
+    if "conv1.weight" in state:
+        options["in_chans"] = int(state["conv1.weight"].shape[1])
+    return options
+
+
+def _build_and_fill(arch: str, config: Mapping[str, Any], state: Mapping[str, torch.Tensor],
+                    path: Path) -> ResNet:
+    """Build ``arch`` with ``config``'s options and load ``state`` strictly, explaining any mismatch."""
+    if arch.lower() not in ARCHS:
+        raise UserInputError(f"{path}: unknown architecture {arch!r}; valid: {', '.join(ARCHS)}")
+    options = {k: config[k] for k in _BUILD_OPTIONS if config.get(k) is not None}
+    try:
+        model = build_model(arch, **options)
+    except ValueError as exc:
+        raise UserInputError(f"{path}: {exc}") from None
+    problem = _state_mismatch(model.state_dict(), state)
+    if problem:
+        raise UserInputError(f"the weights in {path} do not fit {arch}: {problem}")
+    model.load_state_dict(state, strict=True)
+    return model.eval()
+
+
+def _state_mismatch(expected: Mapping[str, torch.Tensor], given: Mapping[str, torch.Tensor]) -> str:
+    missing = [k for k in expected if k not in given]
+    extra = [k for k in given if k not in expected]
+    shapes = [k for k in expected if k in given and tuple(expected[k].shape) != tuple(given[k].shape)]
+    parts = []
+    for label, keys in (("missing", missing), ("unexpected", extra), ("wrong shape", shapes)):
+        if keys:
+            parts.append(f"{len(keys)} {label} (e.g. {keys[0]})")
+    return ", ".join(parts)
