@@ -1,0 +1,264 @@
+"""The training engine: events, checkpoints, exact resume, pause/stop, compare mode, divergence, DDP."""
+
+from __future__ import annotations
+
+import errno
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from resnet_explorer.core import checkpoint, training_state
+from resnet_explorer.core.checkpoint import StorageError, read_model
+from resnet_explorer.core.engine import (
+    EpochEvent,
+    IterationEvent,
+    RunFinished,
+    RunStarted,
+    TrainConfig,
+    TrainingRun,
+    train,
+)
+from resnet_explorer.core.errors import UserInputError
+
+# Tiny and quick: 8x8 synthetic images, 128 of them, batches of 32 -> 4 steps per epoch.
+TINY = {"dataset": "synthetic", "image_size": 8, "subset": 128, "batch_size": 32, "threads": 2}
+
+
+def tiny(tmp_path: Path | None = None, arch: str = "resnet20", **kw) -> TrainConfig:
+    options = {**TINY, "epochs": 2, **kw}
+    if tmp_path is None:
+        options.setdefault("save", False)
+    else:
+        options.setdefault("out", str(tmp_path / "run"))
+    return TrainConfig(arch, **options)
+
+
+def weights(path: Path) -> dict[str, torch.Tensor]:
+    return read_model(path)[0]
+
+
+def assert_same_weights(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> None:
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+
+
+def metrics_without_times(history: list[dict]) -> list[dict]:
+    timing = {"epoch_time_s", "elapsed_s", "images_per_s"}
+    return [{k: v for k, v in row.items() if k not in timing} for row in history]
+
+
+def same_metrics(a: RunFinished, b: RunFinished, name: str = "resnet20") -> bool:
+    return metrics_without_times(a.history[name]) == metrics_without_times(b.history[name])
+
+
+def test_a_run_reports_events_and_writes_a_loadable_run_directory(tmp_path):
+    events = list(TrainingRun(tiny(tmp_path, epochs=2, events_per_second=1e6)).events())
+    assert isinstance(events[0], RunStarted) and isinstance(events[-1], RunFinished)
+    started, finished = events[0], events[-1]
+    assert started.models == ("resnet20",) and started.steps_per_epoch == 4 and started.n_train == 128
+    iterations = [e for e in events if isinstance(e, IterationEvent)]
+    assert [e.step for e in iterations[:4]] == [1, 2, 3, 4] and iterations[0].images_per_s > 0
+    epochs = [e for e in events if isinstance(e, EpochEvent)]
+    assert [e.epoch for e in epochs] == [1, 2] and all(0 <= e.test_error <= 1 for e in epochs)
+    assert finished.status == "completed" and finished.epochs_done == {"resnet20": 2}
+
+    run_dir = tmp_path / "run" / "resnet20"
+    rows = training_state.read_metrics_csv(run_dir / "metrics.csv")
+    assert [r["epoch"] for r in rows] == [1, 2]
+    assert rows[1]["test_error"] == pytest.approx(epochs[1].test_error, rel=1e-5)
+    header = (run_dir / "metrics.csv").read_text().splitlines()[0]
+    assert header.startswith("epoch,train_loss,train_error,test_loss,test_error")
+    state, card = read_model(run_dir / "model.safetensors")
+    assert card["model"]["arch"] == "resnet20" and card["epoch"] == 2 and card["dataset"] == "synthetic"
+    assert card["preprocessing"]["input_size"] == [3, 8, 8] and len(card["preprocessing"]["mean"]) == 3
+    assert card["class_names"][0] == "pattern 0"
+    assert card["accuracy"] == pytest.approx(1 - epochs[1].test_error)
+    assert (run_dir / "state.safetensors").is_file() and (run_dir / "state.json").is_file()
+    assert not list(run_dir.glob("*.tmp")) and not list(run_dir.glob(".*"))
+
+
+def test_the_model_file_loads_with_the_zoo(tmp_path):
+    zoo = pytest.importorskip("resnet_explorer.core.zoo")
+    result = train(tiny(tmp_path, epochs=1))
+    loaded = zoo.load_model(result.model_files["resnet20"], device="cpu")
+    assert loaded.arch == "resnet20" and loaded.class_names[1] == "pattern 1"
+    assert tuple(loaded.preprocessing.input_size) == (3, 8, 8)
+
+
+def test_it_learns_the_synthetic_data():
+    result = train(TrainConfig("resnet20", "synthetic", epochs=2, subset=1024, batch_size=64, threads=2,
+                               save=False))
+    assert result.history["resnet20"][-1]["test_error"] < 0.5  # chance is 0.9
+
+
+def test_the_paper_schedule_divides_the_lr_by_ten_at_half_and_three_quarters():
+    result = train(tiny(epochs=4, subset=64))  # 2 steps per epoch, 8 in all
+    assert [round(r["lr"], 6) for r in result.history["resnet20"]] == [0.1, 0.1, 0.01, 0.001]
+
+
+def test_deep_cifar_nets_warm_up_at_lr_001_like_the_paper():
+    run = TrainingRun(tiny(arch="resnet110", epochs=1))
+    lrs = []
+    for event in run.events():
+        if isinstance(event, IterationEvent):
+            lrs.append(event.lr)
+            run.stop()
+    assert lrs[0] == pytest.approx(0.01)
+
+
+def test_two_epochs_straight_equal_one_epoch_stop_and_resume(tmp_path):
+    straight = train(tiny(tmp_path / "a", epochs=2))
+    run = TrainingRun(tiny(tmp_path / "b", epochs=2))
+    stopped = run.run(lambda e: False if isinstance(e, EpochEvent) else None)
+    assert stopped.status == "stopped" and stopped.epochs_done == {"resnet20": 1}
+    resumed = train(tiny(tmp_path / "b", epochs=2, resume=True))
+    assert resumed.status == "completed"
+    assert_same_weights(weights(tmp_path / "a/run/resnet20/model.safetensors"),
+                        weights(tmp_path / "b/run/resnet20/model.safetensors"))
+    assert same_metrics(straight, resumed)
+
+
+def test_a_stop_mid_epoch_resumes_to_the_same_weights_and_metrics(tmp_path):
+    straight = train(tiny(tmp_path / "a", epochs=2))
+    run = TrainingRun(tiny(tmp_path / "b", epochs=2, events_per_second=1e6))
+    for event in run.events():
+        if isinstance(event, IterationEvent) and (event.epoch, event.step) == (2, 2):
+            run.stop()
+    state = training_state.load_state(tmp_path / "b/run/resnet20")[0]
+    assert state["position"] == {"epoch": 1, "step": 2}
+    resumed = train(tiny(tmp_path / "b", epochs=2, resume=True))
+    assert_same_weights(weights(tmp_path / "a/run/resnet20/model.safetensors"),
+                        weights(tmp_path / "b/run/resnet20/model.safetensors"))
+    assert same_metrics(straight, resumed)
+
+
+def test_pause_holds_the_run_and_stop_is_honoured_quickly_from_another_thread(tmp_path):
+    run = TrainingRun(tiny(tmp_path, epochs=500, events_per_second=1e6))
+    seen: list = []
+    first_step = threading.Event()
+
+    def consume() -> None:
+        for event in run.events():
+            seen.append(event)
+            if isinstance(event, IterationEvent):
+                first_step.set()
+
+    worker = threading.Thread(target=consume)
+    worker.start()
+    assert first_step.wait(60)
+    run.pause()
+    time.sleep(0.3)  # let a step in flight finish
+    count = len(seen)
+    time.sleep(1.0)
+    assert len(seen) == count, "events kept coming while paused"
+    run.resume()
+    deadline = time.monotonic() + 30
+    while len(seen) == count and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert len(seen) > count, "no progress after resume"
+    t0 = time.monotonic()
+    run.stop()
+    worker.join(30)
+    assert not worker.is_alive() and time.monotonic() - t0 < 3.0  # generous: the CPU is shared
+    assert isinstance(seen[-1], RunFinished) and seen[-1].status == "stopped"
+    assert "--resume" in seen[-1].message
+    assert training_state.has_state(tmp_path / "run" / "resnet20")  # the checkpoint on stop
+
+
+def test_compare_mode_trains_each_model_as_it_would_alone(tmp_path):
+    both = train(tiny(tmp_path / "cmp", archs=["plain20", "resnet20"], epochs=1))
+    alone = train(tiny(tmp_path / "one", epochs=1))
+    assert set(both.history) == {"plain20", "resnet20"} and both.epochs_done == {"plain20": 1, "resnet20": 1}
+    for name in ("plain20", "resnet20"):
+        assert (tmp_path / "cmp/run" / name / "metrics.csv").is_file()
+    assert read_model(tmp_path / "cmp/run/plain20/model.safetensors")[1]["model"]["arch"] == "plain20"
+    # Same initialisation and same batches: resnet20 in compare mode is resnet20 trained alone.
+    assert same_metrics(both, alone)
+    assert_same_weights(weights(tmp_path / "cmp/run/resnet20/model.safetensors"),
+                        weights(tmp_path / "one/run/resnet20/model.safetensors"))
+
+
+def test_a_nan_loss_stops_with_the_step_and_cause_and_keeps_the_good_checkpoint(tmp_path):
+    # One sane epoch (the warm-up), then an absurd learning rate.
+    config = tiny(tmp_path, epochs=3, lr=1e12, warmup_iters=4, warmup_lr=0.05)
+    result = train(config)
+    assert result.status == "diverged" and not result.ok
+    assert "epoch 2, step" in result.message and "learning rate" in result.message
+    assert "epoch 1" in result.message  # the checkpoint kept
+    state = training_state.load_state(tmp_path / "run" / "resnet20")
+    assert state[0]["position"] == {"epoch": 1, "step": 0}
+    assert all(torch.isfinite(v).all() for v in state[1].values() if v.is_floating_point())
+
+
+def test_an_unwritable_out_is_a_clear_error(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    with pytest.raises(StorageError, match="cannot write"):
+        list(TrainingRun(tiny(tmp_path, out=str(blocker / "run"))).events())
+
+
+def test_a_full_disk_is_a_clear_error_and_the_previous_checkpoint_survives(tmp_path, monkeypatch):
+    run = TrainingRun(tiny(tmp_path, epochs=3))
+    events = run.events()
+    for event in events:
+        if isinstance(event, EpochEvent):
+            break
+    good = (tmp_path / "run/resnet20/state.safetensors").read_bytes()
+
+    def no_space(fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(checkpoint.os, "fsync", no_space)
+    with pytest.raises(StorageError, match="disk is full"):
+        for _ in events:
+            pass
+    assert (tmp_path / "run/resnet20/state.safetensors").read_bytes() == good
+
+
+def test_an_existing_run_is_not_overwritten_by_accident(tmp_path):
+    train(tiny(tmp_path, epochs=1))
+    with pytest.raises(UserInputError, match="--resume"):
+        list(TrainingRun(tiny(tmp_path, epochs=1)).events())
+    assert train(tiny(tmp_path, epochs=1, overwrite=True)).status == "completed"
+    with pytest.raises(UserInputError, match="nothing to resume"):
+        list(TrainingRun(tiny(tmp_path / "elsewhere", resume=True)).events())
+
+
+def test_resume_refuses_a_run_trained_on_other_data(tmp_path):
+    train(tiny(tmp_path, epochs=1))
+    with pytest.raises(UserInputError, match="other settings"):
+        list(TrainingRun(tiny(tmp_path, epochs=2, seed=5, resume=True)).events())
+
+
+def test_bad_settings_are_user_errors():
+    with pytest.raises(UserInputError, match="unknown architecture"):
+        TrainingRun(TrainConfig("resnet21", "synthetic"))
+    with pytest.raises(UserInputError, match="twice"):
+        TrainingRun(TrainConfig("resnet20", "synthetic", archs=["resnet20", "resnet20"]))
+    with pytest.raises(UserInputError, match="--epochs"):
+        TrainingRun(TrainConfig("resnet20", "synthetic", epochs=0))
+
+
+def test_two_processes_keep_identical_weights_and_write_one_checkpoint(tmp_path):
+    out, hashes = tmp_path / "ddp", tmp_path / "hashes"
+    env = {**os.environ, "RESNET_EXPLORER_DEBUG_HASH_DIR": str(hashes), "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2",
+           "-m", "resnet_explorer", "train", "--arch", "resnet20", "--dataset", "synthetic",
+           "--image-size", "8", "--subset", "128", "--batch-size", "16", "--epochs", "1",
+           "--threads", "1", "--out", str(out)]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    digests = {p.name: p.read_text() for p in hashes.glob("rank*.sha256")}
+    assert set(digests) == {"rank0.sha256", "rank1.sha256"}
+    assert digests["rank0.sha256"] == digests["rank1.sha256"]
+    assert sorted(p.name for p in (out / "resnet20").iterdir()) == [
+        "metrics.csv", "model.safetensors", "state.json", "state.safetensors"]
+    assert len(training_state.read_metrics_csv(out / "resnet20/metrics.csv")) == 1
+    assert proc.stdout.count("resnet20 epoch 1/1") == 1  # rank 0 alone reports
