@@ -19,6 +19,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--tab", default=None, choices=TAB_CHOICES, help="the tab to show first")
     p.add_argument("--screenshot", metavar="OUT.png", default=None,
                    help="render the window offscreen after the analysis, save it here, exit 0")
+    p.add_argument("--compare", metavar="MODEL", default=None,
+                   help="a second model whose residual measures are overlaid in the Residuals tab")
+    p.add_argument("--lesion", metavar="BLOCKS", default=None,
+                   help="comma-separated blocks to switch off at start, e.g. layer2.0,layer3.1")
     p.add_argument("--language", default=None, choices=["en", "ko"],
                    help="interface language (default: the last used, else the system's)")
 
@@ -29,5 +33,6 @@ def run(args: argparse.Namespace) -> int:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from resnet_explorer.gui.app import run as run_app
 
+    lesion = tuple(b.strip() for b in (args.lesion or "").split(",") if b.strip())
     return run_app(image=list(args.image or []), model=args.model, tab=args.tab,
-                   screenshot=args.screenshot, language=args.language)
+                   screenshot=args.screenshot, language=args.language, compare=args.compare, lesion=lesion)

@@ -50,15 +50,17 @@ def initial_language() -> str:
 
 
 def run(image: list[str] | None = None, model: str | None = None, tab: str | None = None,
-        screenshot: str | None = None, language: str | None = None) -> int:
+        screenshot: str | None = None, language: str | None = None, compare: str | None = None,
+        lesion: tuple[str, ...] = ()) -> int:
     """Open the window (or render it to ``screenshot``); returns the exit status."""
     app = application()
     i18n.set_language(language or initial_language())
     if screenshot:
-        return take_screenshot(screenshot, image=image, model=model, tab=tab or "predict")
+        return take_screenshot(screenshot, image=image, model=model, tab=tab or "predict",
+                               compare=compare, lesion=lesion)
     window = MainWindow()
     window.show()
-    window.start(model, image)
+    window.start(model, image, compare=compare, lesion=lesion)
     if tab:
         window.show_tab(tab)
     return int(app.exec())
@@ -106,17 +108,19 @@ def grab(window: MainWindow, tab: str) -> QImage:
 
 
 def take_screenshot(out: str, *, image: list[str] | None, model: str | None, tab: str,
+                    compare: str | None = None, lesion: tuple[str, ...] = (),
                     size: tuple[int, int] = SCREENSHOT_SIZE) -> int:
     """Render the window after the analysis finished and save it as ``out`` (PNG)."""
     window = MainWindow(persist=False)
     window.resize(*size)
     window.show()
-    window.start(model, image)
+    window.start(model, image, compare=compare, lesion=lesion)
     window.show_tab(tab)
     if tab == "train" and window.train_tab is not None:
         window.train_tab.show_recorded_run()  # type: ignore[attr-defined]
     settled = wait_until_settled(window)
-    window.banner.dismiss() if _only_transient(window) else None
+    if _only_transient(window):
+        window.banner.dismiss()
     pause(SETTLE_MS)
     shot = grab(window, tab)
     window.close()

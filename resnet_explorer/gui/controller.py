@@ -29,6 +29,7 @@ class Explorer(QObject):
     models_listed = Signal(list)  # list of zoo ModelEntry
     model_loading = Signal(str)  # model id
     model_loaded = Signal(object)  # ModelInfo
+    load_failed = Signal(str)  # model id; the previous model (if any) stays
     download_progress = Signal(int, int)  # bytes done, total (0 if unknown)
     images_changed = Signal()
     samples_ready = Signal(list)  # OpenedImage of each bundled sample
@@ -98,7 +99,7 @@ class Explorer(QObject):
             self._runners["models"].cancel("load")
             self.pending_model = None
             self.message.emit("info", tr("Download cancelled."))
-            self.model_loaded.emit(self.info)
+            self.load_failed.emit("")
 
     def set_device(self, device: str) -> None:
         """Move to ``device`` ("auto", "cpu", "cuda:0" ...) by reloading the model(s) there."""
@@ -177,11 +178,12 @@ class Explorer(QObject):
             return
         runner = self._runners["analysis"]
         # analyze() enters inference_mode itself, except around the Grad-CAM backward pass.
-        runner.submit("analyze", jobs.analyze_job, self.loaded, self.current, inference=False,
+        key = self.info.model_id  # type: ignore[union-attr]
+        runner.submit("analyze", jobs.analyze_job, self.loaded, self.current, inference=False, model_key=key,
                       gradcam_class=self.gradcam_class, lesion=self.lesion)
         if self.lesion and not self._answers(self.intact, self.info, self.current):
             runner.submit("intact", jobs.analyze_job, self.loaded, self.current, inference=False,
-                          gradcam=False, feature_maps=False)
+                          model_key=key, gradcam=False, feature_maps=False)
         self._request_compare()
 
     def _request_compare(self) -> None:
@@ -190,7 +192,8 @@ class Explorer(QObject):
         if self._answers(self.compare_analysis, self.compare_info, self.current):
             return
         self._runners["analysis"].submit("compare", jobs.analyze_job, self.compare_loaded, self.current,
-                                         inference=False, gradcam=False, feature_maps=False)
+                                         inference=False, gradcam=False, feature_maps=False,
+                                         model_key=self.compare_info.model_id)  # type: ignore[union-attr]
 
     @staticmethod
     def _answers(result: AnalysisResult | None, info: ModelInfo | None, image: OpenedImage | None) -> bool:
@@ -262,7 +265,7 @@ class Explorer(QObject):
             failed = self.pending_model
             self.pending_model = None
             self.message.emit("error", tr("Could not load {model}: {error}").format(model=failed, error=text))
-            self.model_loaded.emit(self.info)  # the previous model (or None) stays
+            self.load_failed.emit(failed or "")
         elif kind == "list":
             self.message.emit("error", tr("Could not list the models: {error}").format(error=text))
             self._on_listed([])

@@ -41,7 +41,7 @@ class BlockInfo:
 class ModelInfo:
     """What the GUI needs to know about the loaded model, without touching it."""
 
-    model_id: str
+    model_id: str  # what was asked for (an id or a file path): reloading it gives the same model
     arch: str
     family: str
     residual: bool
@@ -54,11 +54,12 @@ class ModelInfo:
     stages: tuple[str, ...]
     config: dict = field(default_factory=dict)
     dataset: str = ""
+    name: str = ""  # the zoo's short name (a file's stem)
 
     @property
     def title(self) -> str:
         """Short name for the status bar and legends."""
-        return Path(self.model_id).stem if ("/" in self.model_id or "\\" in self.model_id) else self.model_id
+        return self.name or Path(self.model_id).stem
 
 
 @dataclass
@@ -113,12 +114,13 @@ def _describe_block(name: str, block: Any) -> BlockInfo:
                      bool(block.can_lesion), int(block.stride), int(block.in_planes), int(block.out_planes))
 
 
-def describe_model(loaded: Any) -> ModelInfo:
+def describe_model(loaded: Any, model_id: str | None = None) -> ModelInfo:
     """A ``ModelInfo`` for a ``LoadedModel`` (reads attributes only; runs nothing)."""
     model = loaded.model
     pre = loaded.preprocessing
     return ModelInfo(
-        model_id=str(loaded.model_id), arch=str(loaded.arch), family=str(model.family),
+        model_id=str(model_id or loaded.model_id), name=str(loaded.model_id), arch=str(loaded.arch),
+        family=str(model.family),
         residual=bool(model.residual), num_params=int(loaded.num_params), device=str(loaded.device),
         class_names=tuple(str(c) for c in loaded.class_names),
         input_size=tuple(int(s) for s in pre.input_size), grayscale=bool(pre.grayscale),
@@ -134,7 +136,7 @@ def load_model_job(model_id: str, device: str, *, progress: Callable[[int, int],
     from resnet_explorer.core.zoo import load_model
 
     loaded = load_model(model_id, device=device, progress=progress, cancel=cancel)
-    return loaded, describe_model(loaded)
+    return loaded, describe_model(loaded, model_id)
 
 
 def _rgb_array(image: Any, side: int) -> np.ndarray:
@@ -173,10 +175,13 @@ def _np(value: Any) -> np.ndarray:
     return np.array(value, copy=True)
 
 
-def analyze_job(loaded: Any, opened: OpenedImage, *, gradcam_class: int | None = None,
+def analyze_job(loaded: Any, opened: OpenedImage, *, model_key: str = "", gradcam_class: int | None = None,
                 lesion: tuple[str, ...] = (), feature_maps: bool = True, gradcam: bool = True,
                 top_k: int = 5) -> AnalysisResult:
-    """Run the core's ``analyze`` on one image and detach everything the views show."""
+    """Run the core's ``analyze`` on one image and detach everything the views show.
+
+    ``model_key`` names the model as the GUI asked for it (so a result can be matched to its model).
+    """
     from resnet_explorer.core.probe import analyze
 
     start = time.perf_counter()
@@ -184,7 +189,7 @@ def analyze_job(loaded: Any, opened: OpenedImage, *, gradcam_class: int | None =
                 lesion=tuple(lesion), feature_maps=feature_maps)
     elapsed = float(getattr(a, "elapsed_s", 0.0) or (time.perf_counter() - start))
     return AnalysisResult(
-        model_id=str(loaded.model_id),
+        model_id=model_key or str(loaded.model_id),
         top_k=[(int(p.index), str(p.name), float(p.prob)) for p in a.top_k],
         probs=_np(a.probs).astype(np.float32),
         feature_maps={k: _np(v).astype(np.float32) for k, v in (a.feature_maps or {}).items()},

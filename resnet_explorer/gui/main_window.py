@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 from . import i18n
 from .controller import Explorer
 from .i18n import tr
-from .inputs import DropContents, read_mime
+from .inputs import MODEL_SUFFIXES, DropContents, read_mime
 from .jobs import ModelInfo, OpenedImage
 from .model_picker import DevicePicker, ModelPicker
 from .views.architecture import ArchitectureView
@@ -72,6 +72,7 @@ class MainWindow(QMainWindow):
         self.samples: list[OpenedImage] = []
         self._startup_model: str | None = None
         self._startup_explicit = False
+        self._startup_lesion: tuple[str, ...] = ()
         self._listed_once = False
         self._recent_images: list[str] = []
         self._recent_weights: list[str] = []
@@ -85,6 +86,10 @@ class MainWindow(QMainWindow):
         i18n.notifier().language_changed.connect(self.retranslate)
         self.retranslate()
         self._disable_child_drops()
+        # Also stop the workers when the application quits without closing this window first.
+        app = QApplication.instance()
+        if app is not None:
+            app.aboutToQuit.connect(self.explorer.shutdown)
 
     # ----- construction -------------------------------------------------------------------------------
     def _build_views(self) -> None:
@@ -217,6 +222,7 @@ class MainWindow(QMainWindow):
         e.models_listed.connect(self._models_listed)
         e.model_loading.connect(self._model_loading)
         e.model_loaded.connect(self._model_loaded)
+        e.load_failed.connect(self._load_failed)
         e.download_progress.connect(self._download_progress)
         e.images_changed.connect(self._images_changed)
         e.samples_ready.connect(self._samples_ready)
@@ -241,9 +247,14 @@ class MainWindow(QMainWindow):
                 child.setAcceptDrops(False)
 
     # ----- start-up -----------------------------------------------------------------------------------
-    def start(self, model: str | None = None, images: list[str] | None = None) -> None:
-        """Load ``model`` (or the last used, or the default) and open ``images``."""
+    def start(self, model: str | None = None, images: list[str] | None = None, *,
+              compare: str | None = None, lesion: tuple[str, ...] = ()) -> None:
+        """Load ``model`` (or the last used, or the default) and open ``images``; optionally overlay
+        ``compare`` in the Residuals tab and switch the blocks ``lesion`` off once the model is loaded."""
         self._startup_explicit = model is not None
+        self._startup_lesion = tuple(lesion)
+        if compare:
+            self.explorer.set_compare_model(compare)
         self._startup_model = model or (self._settings_value("model") if self.persist else None)
         self.explorer.refresh_models()
         self._load_samples()
@@ -318,6 +329,9 @@ class MainWindow(QMainWindow):
     # ----- actions ------------------------------------------------------------------------------------
     def load_model(self, model_id: str) -> None:
         """Load a model id or weights file (in the background)."""
+        path = Path(model_id)
+        if path.suffix.lower() in MODEL_SUFFIXES and path.is_file():
+            model_id = str(path.resolve())  # so that "last model" still works from another directory
         self.explorer.load_model(model_id)
 
     def set_device(self, device: str) -> None:
@@ -449,7 +463,24 @@ class MainWindow(QMainWindow):
                 self._remember("weights", info.model_id)
             if self.persist:
                 settings().setValue("model", info.model_id)
+            if self._startup_lesion:
+                self._apply_startup_lesion(info)
         self._update_status()
+
+    def _apply_startup_lesion(self, info: ModelInfo) -> None:
+        names = {b.name for b in info.blocks if b.can_lesion}
+        unknown = [b for b in self._startup_lesion if b not in names]
+        if unknown:
+            self.show_message("error", tr("No block to switch off called {names}; blocks are named like "
+                                          "layer2.1.").format(names=", ".join(unknown)))
+        self.explorer.set_lesion(tuple(b for b in self._startup_lesion if b in names))
+        self._startup_lesion = ()
+
+    def _load_failed(self, _model_id: str) -> None:
+        self.progress.hide()
+        self.cancel_button.hide()
+        self.status_busy.setText("")
+        self.model_picker.set_current(self.explorer.info.model_id if self.explorer.info else None)
 
     def _download_progress(self, done: int, total: int) -> None:
         self.progress.show()

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QSlider,
     QSplitter,
     QStackedWidget,
     QVBoxLayout,
@@ -25,6 +26,8 @@ from ..jobs import AnalysisResult, OpenedImage
 from ..widgets.image_panel import ImagePanel
 from ..widgets.thumbnails import ThumbnailStrip
 from ..widgets.top_bars import TopBars
+
+DEFAULT_OPACITY = 0.6
 
 
 def caption(text: str = "") -> QLabel:
@@ -108,6 +111,10 @@ class PredictView(QWidget):
         self.cam_toggle = QCheckBox()
         self.cam_toggle.setChecked(True)
         self.cam_toggle.toggled.connect(self._redraw_overlay)
+        self.opacity = QSlider(Qt.Orientation.Horizontal)
+        self.opacity.setRange(10, 100)
+        self.opacity.setValue(int(100 * DEFAULT_OPACITY))
+        self.opacity.valueChanged.connect(self._redraw_overlay)
         self.cam_class = QComboBox()
         self.cam_class.activated.connect(self._class_picked)
         self.lesion_note = QLabel()
@@ -150,7 +157,10 @@ class PredictView(QWidget):
         grid.addWidget(self.cam_toggle, 0, 0, 1, 2)
         grid.addWidget(self.cam_class_label, 1, 0)
         grid.addWidget(self.cam_class, 1, 1)
-        grid.addWidget(self.cam_note, 2, 0, 1, 2)
+        self.opacity_label = QLabel()
+        grid.addWidget(self.opacity_label, 2, 0)
+        grid.addWidget(self.opacity, 2, 1)
+        grid.addWidget(self.cam_note, 3, 0, 1, 2)
         grid.setColumnStretch(1, 1)
         side = QWidget()
         side_layout = QVBoxLayout(side)
@@ -223,13 +233,18 @@ class PredictView(QWidget):
         self.bars.set_rows(result.top_k, selected=selected, reference=reference)
         n = len(result.lesioned)
         self.lesion_note.setVisible(n > 0)
-        self.lesion_note.setText(tr("{n} block(s) switched off in the Residuals tab: these are the "
-                                    "predictions of the damaged network.").format(n=n))
+        note = (tr("1 block is switched off in the Residuals tab: these are the predictions of the "
+                   "damaged network.") if n == 1 else
+                tr("{n} blocks are switched off in the Residuals tab: these are the predictions of the "
+                   "damaged network.").format(n=n))
+        self.lesion_note.setText(note)
 
     def _redraw_overlay(self, *_args: object) -> None:
         show = self.cam_toggle.isChecked() and self._cam is not None
-        self.network_input.set_overlay(heatmap_rgba(self._cam) if show else None)
+        alpha = self.opacity.value() / 100.0
+        self.network_input.set_overlay(heatmap_rgba(self._cam, alpha) if show else None)
         self.cam_class.setEnabled(self.cam_toggle.isChecked())
+        self.opacity.setEnabled(self.cam_toggle.isChecked())
         self._refresh_bars()
 
     def _bar_clicked(self, index: int) -> None:
@@ -251,6 +266,8 @@ class PredictView(QWidget):
         self.cam_box.setTitle(tr("Grad-CAM: where did the network look?"))
         self.cam_toggle.setText(tr("Show the Grad-CAM heat map"))
         self.cam_class_label.setText(tr("Explain class:"))
+        self.opacity_label.setText(tr("Opacity:"))
+        self.opacity.setToolTip(tr("How strongly the heat map covers the image."))
         self.cam_note.setText(tr("Warm colours mark the regions of the last stage's feature maps that "
                                  "raised the chosen class's score most. Click a bar to explain that class."))
         self.bars.setToolTip(tr("The five most probable classes and their softmax probability; "

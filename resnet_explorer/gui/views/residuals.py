@@ -170,7 +170,8 @@ class ResidualsView(QWidget):
             flags = Qt.ItemFlag.ItemIsUserCheckable | (Qt.ItemFlag.ItemIsEnabled if b.can_lesion else
                                                        Qt.ItemFlag.NoItemFlags)
             item.setFlags(flags)
-            item.setCheckState(0, Qt.CheckState.Unchecked)
+            off = b.name in self.explorer.lesion  # kept across a device change
+            item.setCheckState(0, Qt.CheckState.Checked if off else Qt.CheckState.Unchecked)
             if not b.can_lesion:
                 item.setToolTip(0, tr("This plain block changes the shape of its input: without a "
                                       "shortcut, nothing could take its place."))
@@ -213,8 +214,7 @@ class ResidualsView(QWidget):
     def _redraw(self, *_args: object) -> None:
         for plot in (self.ratio_plot, self.std_plot):
             plot.clear()
-            if plot.legend is not None:
-                plot.legend.clear()
+        self._titles()
         main = self.explorer.analysis
         other = self.explorer.compare_analysis
         info = self.explorer.info
@@ -252,9 +252,7 @@ class ResidualsView(QWidget):
             secondary = pg.BarGraphItem(x=np.arange(len(o_names)) + shift, height=oy, width=width,
                                         brush=plotting.color(plotting.SECONDARY), pen=None)
             self.ratio_plot.addItem(secondary)
-            # A legend only when two models share the plot: with one it would only repeat the status bar.
-            self._legend(self.ratio_plot, [(primary, self.explorer.info),
-                                           (secondary, self.explorer.compare_info)])
+        self._mark_lesioned(main, names)
         longest = names if other is None or len(names) >= len(other.residual_ratio) else list(
             other.residual_ratio)
         self.ratio_plot.getAxis("bottom").setTicks(stage_ticks(longest))
@@ -268,18 +266,15 @@ class ResidualsView(QWidget):
         if other is not None:
             series.append((other, self.explorer.compare_info, plotting.SECONDARY))
         longest: list[str] = []
-        curves = []
-        for result, info, colour in series:
+        for result, _info, colour in series:
             names = [n for n, _ in result.response_std]
             values = np.array([v for _, v in result.response_std], dtype=float)
             if sort:
                 values = np.sort(values)[::-1]
-            curve = self.std_plot.plot(np.arange(1, len(values) + 1), values, pen=pg.mkPen(colour, width=2),
-                                       symbol="o", symbolSize=5, symbolBrush=colour, symbolPen=None)
-            curves.append((curve, info))
+            self.std_plot.plot(np.arange(1, len(values) + 1), values, pen=pg.mkPen(colour, width=2),
+                               symbol="o", symbolSize=5, symbolBrush=colour, symbolPen=None)
             longest = names if len(names) > len(longest) else longest
-        if other is not None:
-            self._legend(self.std_plot, curves)
+
         axis = self.std_plot.getAxis("bottom")
         if sort:
             axis.setTicks(None)
@@ -290,13 +285,26 @@ class ResidualsView(QWidget):
         self._std_names = longest
         self.std_plot.enableAutoRange()
 
-    def _legend(self, plot: pg.PlotItem, items: list[tuple[object, ModelInfo | None]]) -> None:
-        legend = plot.legend
-        if legend is None:
-            legend = plot.addLegend(offset=(10, 10), labelTextColor="#333333", brush=(255, 255, 255, 220))
-        legend.clear()
-        for item, info in items:
-            legend.addItem(item, self._series_name(info))
+    def _mark_lesioned(self, main: AnalysisResult, names: list[str]) -> None:
+        """Write "off" where a switched-off block's bar would be (its F(x) is exactly zero)."""
+        for i, name in enumerate(names):
+            if name in main.lesioned:
+                label = pg.TextItem(tr("off"), color="#c0392b", anchor=(0.5, 1.0))
+                label.setPos(i - (BAR_WIDTH / 2 if self.explorer.compare_analysis is not None else 0), 0)
+                self.ratio_plot.addItem(label)
+
+    def _titles(self) -> None:
+        """Plot titles; with a second model they carry the colour key (a legend box would hide bars)."""
+        ratio = tr("Size of each residual branch: ||F(x)|| / ||x||")
+        std = tr("Std of each 3x3 layer's response, after BN and before the addition (Fig. 7)")
+        key = ""
+        if self.explorer.compare_analysis is not None:
+            key = "&nbsp;&nbsp;&nbsp;" + "&nbsp;&nbsp;".join(
+                f"<span style='color:{c}'>■</span>&nbsp;{info.title if info else ''}"
+                for c, info in ((plotting.PRIMARY, self.explorer.info),
+                                (plotting.SECONDARY, self.explorer.compare_info)))
+        self.ratio_plot.setTitle(ratio + key)
+        self.std_plot.setTitle(std + key)
 
     def _redraw_top(self, *_args: object) -> None:
         main, intact = self.explorer.analysis, self.explorer.intact
@@ -309,8 +317,12 @@ class ResidualsView(QWidget):
         self.top.reference_label = tr("intact network")
         self.top.set_rows(main.top_k, reference=reference)
         n = len(main.lesioned)
-        self.top_caption.setText(tr("Top-5 with {n} block(s) switched off").format(n=n) if n
-                                 else tr("Top-5 of the intact network"))
+        if n == 0:
+            self.top_caption.setText(tr("Top-5 of the intact network"))
+        elif n == 1:
+            self.top_caption.setText(tr("Top-5 with 1 block switched off"))
+        else:
+            self.top_caption.setText(tr("Top-5 with {n} blocks switched off").format(n=n))
 
     def _mouse_moved(self, pos) -> None:
         main = self.explorer.analysis
@@ -331,9 +343,6 @@ class ResidualsView(QWidget):
         """Set every text in the current language."""
         self.compare_label.setText(tr("Compare with:"))
         self.sorted_std.setText(tr("Sort the std curve by magnitude (Fig. 7, bottom)"))
-        self.ratio_plot.setTitle(tr("Size of each residual branch: ||F(x)|| / ||x||"))
-        self.std_plot.setTitle(tr("Std of each 3x3 layer's response, after BN and before the addition "
-                                  "(Fig. 7)"))
         plotting.style_plot(self.ratio_plot, left="||F(x)|| / ||x||", bottom=tr("block"))
         plotting.style_plot(self.std_plot, left=tr("std"), bottom=tr("layer index"))
         self.ratio_plot.setToolTip(tr("For each block, how large the residual branch F(x) is compared with "

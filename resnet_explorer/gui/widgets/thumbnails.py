@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QAbstractItemView, QListView, QListWidget, QListWi
 
 from ..imaging import to_qimage, to_rgb
 
-ICON_SIDE = 64
+ICON_SIDE = 56
 
 
 class ThumbnailStrip(QListWidget):
@@ -29,10 +29,11 @@ class ThumbnailStrip(QListWidget):
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setIconSize(QSize(icon_side, icon_side))
         self.setSpacing(4)
-        self.setFixedHeight(icon_side + 44)
+        self.setFixedHeight(icon_side + 40)
         self.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.setUniformItemSizes(True)
-        self.setGridSize(QSize(icon_side + 28, icon_side + 30))
+        self.setGridSize(QSize(icon_side + 64, icon_side + 26))
+        self._icon_side = icon_side
         self.itemClicked.connect(self._clicked)
         self.currentRowChanged.connect(self._row_changed)
         self._quiet = False
@@ -45,11 +46,19 @@ class ThumbnailStrip(QListWidget):
             item = QListWidgetItem(label)
             item.setToolTip(label)
             if thumb is not None:
-                item.setIcon(QIcon(QPixmap.fromImage(to_qimage(to_rgb(thumb)))))
+                item.setIcon(self._icon(thumb))
             self.addItem(item)
         if 0 <= current < self.count():
             self.setCurrentRow(current)
         self._quiet = False
+
+    def _icon(self, thumb: np.ndarray) -> QIcon:
+        image = to_qimage(to_rgb(thumb))
+        # Tiny images (28x28 Fashion-MNIST) are enlarged with sharp pixels; QIcon would not enlarge them.
+        mode = (Qt.TransformationMode.FastTransformation if max(image.width(), image.height()) < self._icon_side
+                else Qt.TransformationMode.SmoothTransformation)
+        image = image.scaled(self._icon_side, self._icon_side, Qt.AspectRatioMode.KeepAspectRatio, mode)
+        return QIcon(QPixmap.fromImage(image))
 
     def select(self, index: int) -> None:
         """Highlight ``index`` without emitting."""

@@ -1,0 +1,1 @@
+"""Small reusable widgets: banner, image panel, bar chart, thumbnail strip."""

@@ -1,0 +1,276 @@
+"""The main window end to end: drops, pastes, model and device switches, lesions, closing, settings."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage
+from PySide6.QtWidgets import QApplication
+
+from resnet_explorer.gui import jobs
+
+WAIT = 30000  # ms; generous because the test machine is shared
+
+
+def mime_for(*paths: str) -> QMimeData:
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(p) for p in paths])
+    return mime
+
+
+def drop(window, *paths: str) -> None:
+    """Deliver a real QDropEvent to the window, as a file manager would."""
+    mime = mime_for(*paths)  # kept alive: the events do not own it
+    # Qt routes a drop to the widget that accepted the drag's enter event, so enter first.
+    enter = QDragEnterEvent(QPointF(200, 200), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                            Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(window, enter)
+    assert enter.isAccepted()
+    event = QDropEvent(QPointF(200, 200), Qt.DropAction.CopyAction, mime,
+                       Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(window, event)
+    assert event.isAccepted()
+
+
+def wait_for_top5(qtbot, window) -> list:
+    qtbot.waitUntil(lambda: len(window.predict.bars.rows()) == 5, timeout=WAIT)
+    return window.predict.bars.rows()
+
+
+def test_drop_image_shows_top5(qtbot, window, images):
+    drop(window, images["shoe"])
+    rows = wait_for_top5(qtbot, window)
+    probs = [p for _, _, p in rows]
+    assert probs == sorted(probs, reverse=True)
+    assert all(name in window.explorer.info.class_names for _, name, _ in rows)
+    assert window.explorer.current.label == "shoe.png"
+    assert window.predict.network_input.has_image()
+    assert window.status_time.text().startswith("Analysis:")
+
+
+def test_wrong_drops_show_a_message_and_keep_the_result(qtbot, window, images):
+    window.handle_drop(mime_for(images["shoe"]))
+    before = wait_for_top5(qtbot, window)
+    shown = window.explorer.current
+
+    window.handle_drop(mime_for(images["text"]))
+    qtbot.waitUntil(lambda: "notes.txt" in window.banner.text(), timeout=WAIT)
+    assert window.banner.level == "error"
+
+    window.handle_drop(mime_for(images["folder"]))
+    assert "folder" in window.banner.text()
+
+    window.handle_drop(mime_for(images["broken"]))
+    qtbot.waitUntil(lambda: "broken.png" in window.banner.text(), timeout=WAIT)
+    assert window.explorer.current is shown
+    assert window.predict.bars.rows() == before
+    assert len(window.explorer.images) == 1
+
+
+def test_several_images_become_a_strip(qtbot, window, images):
+    drop(window, images["shoe"], images["bag"])
+    qtbot.waitUntil(lambda: window.strip.count() == 2, timeout=WAIT)
+    assert window.strip.isVisible()
+    wait_for_top5(qtbot, window)
+    window.strip.activated_index.emit(1)
+    qtbot.waitUntil(lambda: window.explorer.analysis is not None
+                    and window.explorer.analysis.image_key == window.explorer.images[1].key, timeout=WAIT)
+    assert window.explorer.current.label == "bag.jpg"
+
+
+def test_paste_an_image_from_the_clipboard(qtbot, window):
+    image = QImage(48, 40, QImage.Format.Format_RGB888)
+    image.fill(Qt.GlobalColor.darkCyan)
+    QApplication.clipboard().setImage(image)
+    window.paste()
+    wait_for_top5(qtbot, window)
+    assert window.explorer.current.source == ""
+
+
+def test_switch_model_and_device(qtbot, window, images, plain20):
+    window.open_paths([images["shoe"]])
+    wait_for_top5(qtbot, window)
+    window.model_picker.model_chosen.emit(plain20)
+    qtbot.waitUntil(lambda: window.explorer.info.arch == "plain20" and window.explorer.analysis is not None
+                    and window.explorer.analysis.model_id == plain20, timeout=WAIT)
+    assert window.model_picker.current_model() == plain20
+    assert "plain20" in window.status_model.text()
+    assert not window.explorer.info.residual
+
+    window.device_picker.choose("cpu")
+    assert window.explorer.device == "cpu"
+    qtbot.waitUntil(lambda: window.explorer.analysis is not None and not window.explorer.is_busy(),
+                    timeout=WAIT)
+    assert window.explorer.info.device == "cpu"
+    assert window.status_device.text() == "Device: cpu"
+
+
+def test_a_model_that_fails_to_load_keeps_the_current_one(qtbot, window, images):
+    current = window.explorer.info
+    window.load_model(images["text"])
+    qtbot.waitUntil(lambda: window.banner.level == "error" and "notes.txt" in window.banner.text(),
+                    timeout=WAIT)
+    assert window.explorer.info is current
+
+
+def test_lesion_a_block_recomputes_the_top5(qtbot, window, images):
+    window.open_paths([images["shoe"]])
+    wait_for_top5(qtbot, window)
+    intact = window.explorer.analysis
+    window.residuals.set_block_off("layer2.1")
+    qtbot.waitUntil(lambda: window.explorer.analysis.lesioned == ("layer2.1",), timeout=WAIT)
+    lesioned = window.explorer.analysis
+    assert not np.allclose(lesioned.probs, intact.probs)
+    assert lesioned.residual_ratio["layer2.1"] == 0.0
+    assert window.residuals.top.rows() == lesioned.top_k
+    assert "1 block" in window.residuals.top_caption.text()
+    assert window.predict.lesion_note.isVisibleTo(window.predict)
+
+    window.residuals.restore.click()
+    qtbot.waitUntil(lambda: window.explorer.analysis.lesioned == (), timeout=WAIT)
+    np.testing.assert_allclose(window.explorer.analysis.probs, intact.probs, atol=1e-6)
+
+
+def test_clicking_a_block_in_the_drawing_switches_it_off(qtbot, window, images):
+    window.open_paths([images["shoe"]])
+    wait_for_top5(qtbot, window)
+    window.architecture.scene.on_block_click("layer3.0")
+    assert window.explorer.lesion == ("layer3.0",)
+    assert window.residuals.block_items()["layer3.0"].checkState(0) == Qt.CheckState.Checked
+    qtbot.waitUntil(lambda: window.explorer.analysis.lesioned == ("layer3.0",), timeout=WAIT)
+
+
+def test_gradcam_class_can_be_picked_from_the_top5(qtbot, window, images):
+    window.open_paths([images["shoe"]])
+    rows = wait_for_top5(qtbot, window)
+    third = rows[2][0]
+    window.predict.bars.row_clicked.emit(third)
+    qtbot.waitUntil(lambda: window.explorer.analysis.gradcam_class == third, timeout=WAIT)
+    cam = window.explorer.analysis.gradcam
+    assert cam is not None and cam.shape == window.explorer.analysis.display_image.shape[:2]
+    assert window.predict.cam_class.currentData() == third
+
+
+def test_compare_with_a_second_model(qtbot, window, images, plain20):
+    window.open_paths([images["shoe"]])
+    wait_for_top5(qtbot, window)
+    window.residuals.compare_requested.emit(plain20)
+    qtbot.waitUntil(lambda: window.explorer.compare_analysis is not None, timeout=WAIT)
+    assert window.explorer.compare_info.arch == "plain20"
+    assert "plain20" in window.residuals.ratio_plot.titleLabel.text
+    bars = [i for i in window.residuals.ratio_plot.items if type(i).__name__ == "BarGraphItem"]
+    assert len(bars) == 2
+
+
+def test_closing_during_an_analysis_stops_cleanly(qtbot, window, images, monkeypatch, qtlog):
+    started, release = threading.Event(), threading.Event()
+    real = jobs.analyze_job
+
+    def slow_analysis(*args, **kwargs):
+        started.set()
+        release.wait(2.0)  # still running when the window closes
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(jobs, "analyze_job", slow_analysis)
+    window.open_paths([images["shoe"]])
+    qtbot.waitUntil(started.is_set, timeout=WAIT)
+    threading.Timer(0.2, release.set).start()
+    window.close()
+    runners = window.explorer._runners.values()
+    assert all(r._thread.isFinished() for r in runners)
+    assert window.explorer.analysis is None  # the result of the cancelled work is never shown
+    assert not [r for r in qtlog.records if "Destroyed while thread" in r.message]
+
+
+def test_ctrl_t_toggles_training(qtbot, window, monkeypatch):
+    if window.train_tab is None:
+        assert not window.train_action.isEnabled()
+        return
+    calls = []
+    monkeypatch.setattr(window.train_tab, "toggle_training", lambda: calls.append(1))
+    assert window.train_action.shortcut().toString() == "Ctrl+T"
+    window.train_action.trigger()
+    assert calls == [1]
+    assert window.current_tab() == "train"
+
+
+def test_missing_default_model_is_explained(qtbot, monkeypatch):
+    from resnet_explorer.core import zoo
+    from resnet_explorer.gui.main_window import MainWindow
+
+    monkeypatch.setattr(zoo, "DEFAULT_MODEL", "no-such-model")
+    win = MainWindow(persist=False)
+    qtbot.addWidget(win)
+    win.show()
+    win.start()
+    qtbot.waitUntil(win.startup_done, timeout=WAIT)
+    assert "no-such-model" in win.banner.text()
+    assert win.explorer.info is None
+    assert win.model_picker.count() > 1  # what is available is offered
+    win.close()
+
+
+def test_settings_remember_model_device_language_and_recent_images(qtbot, resnet20, images):
+    from resnet_explorer.gui import i18n
+    from resnet_explorer.gui.main_window import MainWindow, settings
+
+    settings().clear()
+    first = MainWindow()
+    qtbot.addWidget(first)
+    first.start(resnet20, [images["shoe"]])
+    qtbot.waitUntil(lambda: first.explorer.analysis is not None, timeout=WAIT)
+    first.set_device("cpu")
+    first.set_language("ko")
+    first.close()
+    i18n.set_language("en")
+
+    s = settings()
+    assert s.value("model") == resnet20
+    assert s.value("device") == "cpu"
+    assert s.value("language") == "ko"
+    second = MainWindow()
+    qtbot.addWidget(second)
+    assert second.explorer.device == "cpu"
+    assert second._recent_images[0] == images["shoe"]
+    assert [a.text() for a in second.recent_menu.actions()] == ["shoe.png"]
+    second.close()
+    settings().clear()
+
+
+def test_event_loop_stays_responsive_during_analysis(qtbot, window, images, monkeypatch):
+    """The analysis runs in a worker: GUI timers keep firing while it works."""
+    real = jobs.analyze_job
+    started = threading.Event()
+
+    def busy_analysis(*args, **kwargs):
+        started.set()
+        end = time.monotonic() + 0.5
+        while time.monotonic() < end:
+            pass
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(jobs, "analyze_job", busy_analysis)
+    ticks = []
+    from PySide6.QtCore import QTimer
+
+    timer = QTimer()
+    timer.timeout.connect(lambda: ticks.append(started.is_set() and window.explorer.analysis is None))
+    timer.start(20)
+    window.open_paths([images["shoe"]])
+    wait_for_top5(qtbot, window)
+    timer.stop()
+    assert any(ticks)  # the GUI thread ran while the worker was still computing
+
+
+def test_drop_a_model_file_loads_it(qtbot, window, plain20):
+    drop(window, plain20)
+    qtbot.waitUntil(lambda: window.explorer.info.arch == "plain20", timeout=WAIT)
+
+
+def test_window_title_names_model_and_image(qtbot, window, images):
+    window.open_paths([images["shoe"]])
+    wait_for_top5(qtbot, window)
+    assert "resnet20" in window.windowTitle() and "shoe.png" in window.windowTitle()
