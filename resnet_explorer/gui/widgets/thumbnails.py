@@ -55,8 +55,9 @@ class ThumbnailStrip(QListWidget):
     def _icon(self, thumb: np.ndarray) -> QIcon:
         image = to_qimage(to_rgb(thumb))
         # Tiny images (28x28 Fashion-MNIST) are enlarged with sharp pixels; QIcon would not enlarge them.
-        mode = (Qt.TransformationMode.FastTransformation if max(image.width(), image.height()) < self._icon_side
-                else Qt.TransformationMode.SmoothTransformation)
+        tiny = max(image.width(), image.height()) < self._icon_side
+        modes = Qt.TransformationMode
+        mode = modes.FastTransformation if tiny else modes.SmoothTransformation
         image = image.scaled(self._icon_side, self._icon_side, Qt.AspectRatioMode.KeepAspectRatio, mode)
         return QIcon(QPixmap.fromImage(image))
 
