@@ -1,0 +1,265 @@
+"""The Train tab: live training through the real engine (synthetic data), controls, errors, exports."""
+
+from __future__ import annotations
+
+import ast
+import errno
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("pytestqt")
+
+from resnet_explorer.core.recorded_runs import read_metrics_csv  # noqa: E402
+from resnet_explorer.gui import train_plots, train_tab, train_worker  # noqa: E402
+from resnet_explorer.gui.train_plots import BinnedSeries  # noqa: E402
+from resnet_explorer.gui.train_tab import DEGRADATION_DEMO, TrainTab  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+LONG = 60_000  # ms: generous bounds for a shared, slow CI machine; never asserted as durations
+
+
+def curve_points(tab: TrainTab) -> int:
+    return sum(len(m.loss) for m in tab.plots.models.values())
+
+
+@pytest.fixture
+def tab(qtbot, tmp_path):
+    widget = TrainTab(runs_root=tmp_path / "runs")
+    qtbot.addWidget(widget)
+    # Tiny synthetic job: 16 steps per epoch, far more epochs than a test ever waits for.
+    widget.configure(archs=["resnet20"], dataset="synthetic", subset=256, epochs=200, batch_size=16,
+                     lr=0.05, device="cpu", out_dir=str(tmp_path / "out"))
+    yield widget
+    widget.shutdown()
+
+
+def test_live_curves_pause_resume_stop_then_open_in_predict(qtbot, tab):
+    with qtbot.waitSignal(tab.running_changed, timeout=LONG) as started:
+        tab.start_training()
+    assert started.args == [True]
+    assert not tab.start_button.isEnabled() and not tab.dataset.isEnabled()
+
+    qtbot.waitUntil(lambda: curve_points(tab) >= 3, timeout=LONG)
+    assert list(tab.plots.models) == ["resnet20"]
+
+    tab.toggle_pause()
+    qtbot.waitUntil(lambda: tab._worker.paused, timeout=LONG)
+    assert tab.pause_button.text() == "Resume"
+    qtbot.wait(1500)  # let the step in flight and its queued signal land
+    frozen = curve_points(tab)
+    qtbot.wait(1000)
+    assert curve_points(tab) == frozen, "curves grew while paused"
+
+    tab.toggle_pause()
+    qtbot.waitUntil(lambda: curve_points(tab) > frozen, timeout=LONG)
+
+    with qtbot.waitSignal(tab.running_changed, timeout=LONG) as stopped:
+        tab.stop_training()
+    assert stopped.args == [False]
+    assert tab.start_button.isEnabled() and tab.dataset.isEnabled()
+    assert tab.progress.format() == "Stopped"
+    assert tab.message.isVisibleTo(tab) and "stopped" in tab.message.text().lower()
+
+    # The engine keeps a checkpoint on stop; one click opens it in Predict.
+    assert tab.predict_button.isEnabled()
+    with qtbot.waitSignal(tab.open_checkpoint, timeout=LONG) as opened:
+        tab.predict_button.click()
+    path = Path(opened.args[0])
+    assert path.name == "model.safetensors" and path.parent.name == "resnet20" and path.is_file()
+
+
+def test_shutdown_mid_training_stops_the_thread_and_keeps_a_checkpoint(qtbot, tab, tmp_path):
+    tab.start_training()
+    qtbot.waitUntil(lambda: curve_points(tab) >= 2, timeout=LONG)
+    thread = tab._thread
+
+    tab.shutdown(timeout_ms=LONG)
+
+    assert not tab.running and thread.isFinished()
+    assert not train_tab._ORPHANS
+    assert list((tmp_path / "out").glob("*/resnet20/model.safetensors"))
+    assert tab.start_button.isEnabled()
+
+
+def test_missing_dataset_is_a_message_not_a_traceback(qtbot, tab, tmp_path):
+    tab.configure(dataset=f"imagefolder:{tmp_path / 'no-such-folder'}")
+    with qtbot.waitSignal(tab.running_changed, timeout=LONG, check_params_cb=lambda running: not running):
+        tab.start_training()
+    text = tab.message.text()
+    assert tab.message.isVisibleTo(tab) and "no-such-folder" in text
+    assert "Traceback" not in text and "\n" not in text
+    assert tab.start_button.isEnabled() and tab.dataset.isEnabled()
+
+
+@dataclass
+class ScriptedRun:
+    """Stands in for the engine where the real one cannot be made to fail on demand."""
+
+    config: object
+    fail: BaseException | None = None
+    events_out: list = field(default_factory=list)
+
+    def pause(self) -> None: ...
+    def resume(self) -> None: ...
+    def stop(self) -> None: ...
+
+    def events(self):
+        if self.fail is not None:
+            raise self.fail
+        yield from self.events_out
+
+
+@dataclass(frozen=True)
+class RunFinished:  # the engine's class name is what the worker dispatches on
+    status: str
+    message: str
+    model_files: dict
+
+
+@pytest.mark.parametrize(("outcome", "expected"), [
+    (RunFinished("diverged", "resnet20: the training loss became NaN at epoch 1", {}), "became NaN"),
+    (OSError(errno.ENOSPC, "No space left on device"), "disk is full"),
+])
+def test_engine_failures_show_one_clear_line(qtbot, tmp_path, outcome, expected):
+    if isinstance(outcome, BaseException):
+        factory = lambda config: ScriptedRun(config, fail=outcome)  # noqa: E731
+    else:
+        factory = lambda config: ScriptedRun(config, events_out=[outcome])  # noqa: E731
+    widget = TrainTab(run_factory=factory)
+    qtbot.addWidget(widget)
+    widget.configure(archs=["resnet20"], dataset="synthetic", out_dir=str(tmp_path))
+    with qtbot.waitSignal(widget.running_changed, timeout=LONG, check_params_cb=lambda running: not running):
+        widget.start_training()
+    assert expected in widget.message.text()
+    assert "#b3261e" in widget.message.styleSheet()  # shown as an error, not as information
+    assert widget.start_button.isEnabled()
+
+
+def test_degradation_preset_fills_the_form(qtbot):
+    widget = TrainTab()
+    qtbot.addWidget(widget)
+    widget.configure(archs=["resnet110"], dataset="synthetic", epochs=1)
+
+    widget.demo_button.click()
+
+    values = widget.form_values()
+    assert values["archs"] == ["plain20", "plain56", "resnet20", "resnet56"]
+    assert values["dataset"] == DEGRADATION_DEMO.dataset
+    assert (values["subset"], values["epochs"], values["batch_size"]) == (
+        DEGRADATION_DEMO.subset, DEGRADATION_DEMO.epochs, DEGRADATION_DEMO.batch_size)
+    assert values["lr"] == pytest.approx(DEGRADATION_DEMO.lr)
+    assert values["shortcut"] == "A"
+    config = train_tab.make_config(values)
+    assert config.models == ["plain20", "plain56", "resnet20", "resnet56"]
+
+
+def write_recorded_run(root: Path) -> None:
+    from resnet_explorer.core.training_state import METRIC_COLUMNS  # the engine's own header
+
+    header = ",".join(METRIC_COLUMNS)
+    assert header.startswith("epoch,train_loss,train_error,test_loss,test_error,test_top5_error,lr,")
+    for name, base in (("plain20", 0.30), ("plain56", 0.40), ("resnet20", 0.25), ("resnet56", 0.20)):
+        rows = [f"{e},{1.5 / e:.4f},{base / e:.4f},{1.6 / e:.4f},{(base + 0.05) / e:.4f},,0.1,1,{e},100"
+                for e in range(1, 6)]
+        directory = root / "figure6" / name
+        directory.mkdir(parents=True)
+        (directory / "metrics.csv").write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+
+
+def test_recorded_run_is_drawn_at_once_and_exports(qtbot, tmp_path):
+    widget = TrainTab(runs_root=tmp_path / "runs")
+    qtbot.addWidget(widget)
+    widget.show_recorded_run()
+    assert "No recorded run" in widget.message.text() and not widget.plots.has_data()
+
+    write_recorded_run(tmp_path / "runs")
+    widget.show_recorded_run()
+    assert list(widget.plots.models) == ["plain20", "plain56", "resnet20", "resnet56"]
+    assert widget.plots.models["plain56"].test_error == pytest.approx([45.0, 22.5, 15.0, 11.25, 9.0])
+    assert widget.export_csv_button.isEnabled() and widget.export_png_button.isEnabled()
+
+    csv_path, png_path = tmp_path / "curves.csv", tmp_path / "curves.png"
+    assert widget.export_csv(csv_path) and widget.export_png(png_path)
+
+    back = read_metrics_csv(csv_path)  # the exported CSV reads back as a recorded run
+    assert sorted(back) == ["plain20", "plain56", "resnet20", "resnet56"]
+    assert list(back["resnet56"].test_error) == pytest.approx([25.0, 12.5, 25 / 3, 6.25, 5.0], abs=0.01)
+    from PIL import Image
+
+    with Image.open(png_path) as image:
+        assert image.width >= 1000 and image.height > 300
+
+
+def test_export_to_an_unwritable_place_is_a_message(qtbot, tmp_path):
+    widget = TrainTab(runs_root=tmp_path / "runs")
+    qtbot.addWidget(widget)
+    write_recorded_run(tmp_path / "runs")
+    widget.show_recorded_run()
+    assert not widget.export_csv(tmp_path / "missing-dir" / "curves.csv")
+    assert "Could not save" in widget.message.text()
+
+
+def test_every_plot_has_a_one_sentence_tooltip(qtbot):
+    plots = train_plots.CurvePlots()
+    qtbot.addWidget(plots)
+    for plot in plots.all_plots:
+        tip = plot.toolTip()
+        assert tip.endswith(".") and tip.count(". ") == 0 and len(tip) > 30
+
+
+def test_binned_series_stays_bounded_and_keeps_the_mean():
+    series = BinnedSeries(max_points=100)
+    for i in range(10_000):
+        series.append(float(i), 1.0 if i % 2 else 3.0)
+    xs, ys = series.arrays()
+    assert len(xs) <= 101 and xs[-1] == 9999.0
+    assert ys.mean() == pytest.approx(2.0, abs=0.05)
+
+
+def test_friendly_error_maps_disk_full_and_unknown_errors():
+    assert "disk is full" in train_worker.friendly_error(OSError(errno.ENOSPC, "No space left"))
+    message = train_worker.friendly_error(RuntimeError("boom\nwith a second line"))
+    assert message.endswith("boom")
+
+
+def _literal_strings(path: Path) -> set[str]:
+    """String literals passed to tr(...), _label(...) or as the text of self._t(setter, text)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if not isinstance(node, ast.Call):
+            continue
+        name = node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", "")
+        args = node.args[:1] if name in ("tr", "_label") else node.args[1:2] if name == "_t" else []
+        found |= {a.value for a in args if isinstance(a, ast.Constant) and isinstance(a.value, str)}
+    return found
+
+
+def test_every_train_tab_string_has_a_korean_translation(qtbot, monkeypatch):
+    seen: set[str] = set()
+
+    def spy(text: str) -> str:
+        seen.add(text)
+        return text
+
+    for module in (train_tab, train_plots):
+        monkeypatch.setattr(module, "tr", spy)
+    widget = TrainTab()
+    qtbot.addWidget(widget)
+    widget.retranslate()
+    for name in ("train_tab.py", "train_plots.py", "train_worker.py"):
+        seen |= _literal_strings(ROOT / "resnet_explorer" / "gui" / name)
+    table = json.loads((ROOT / "assets" / "i18n" / "ko_train.json").read_text(encoding="utf-8"))
+
+    missing = sorted(s for s in seen if s not in table and not s.isdigit())
+    assert not missing, f"add to assets/i18n/ko_train.json: {missing}"
+    for english, korean in table.items():  # placeholders survive translation
+        assert set(_fields(english)) == set(_fields(korean)), english
+
+
+def _fields(text: str) -> list[str]:
+    import string
+
+    return [f for _, f, _, _ in string.Formatter().parse(text) if f]
