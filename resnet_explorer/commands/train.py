@@ -87,8 +87,8 @@ def _config(args: argparse.Namespace) -> Any:
         given["milestones"] = args.milestones
     if args.hflip is not None:
         given["hflip"] = args.hflip
-    if given.get("threads") is None and os.environ.get("RESNET_EXPLORER_THREADS", "").isdigit():
-        given["threads"] = int(os.environ["RESNET_EXPLORER_THREADS"])
+    env_threads = os.environ.get("RESNET_EXPLORER_THREADS", "")
+    default_threads = int(env_threads) if env_threads.isdigit() and int(env_threads) > 0 else None
     arch = "plain20,plain56,resnet20,resnet56" if args.compare else args.arch
     command = shlex.join(["resnet-explorer", *sys.argv[1:]])
     if args.resume:
@@ -100,9 +100,12 @@ def _config(args: argparse.Namespace) -> Any:
             given["arch"], given["archs"] = arch, None
         if args.dataset:
             given["dataset"] = args.dataset
+        if "threads" not in given and base.threads is None:
+            given["threads"] = default_threads
         return dataclasses.replace(base, **given, out=out, resume=True, command=command)
     if not arch or not args.dataset:
         raise UserInputError("--arch (or --compare) and --dataset are required (or --resume --out DIR)")
+    given.setdefault("threads", default_threads)
     return TrainConfig(arch=arch, dataset=args.dataset, out=args.out, resume=args.resume,
                        overwrite=args.overwrite, command=command, **given)
 

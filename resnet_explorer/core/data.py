@@ -426,8 +426,8 @@ def make_synthetic(n_train: int = 2048, n_test: int = 512, num_classes: int = 10
         labels = torch.arange(n) % num_classes
         labels = labels[torch.randperm(n, generator=g)]
         noise = torch.randn(n, channels, size, size, generator=g)
-        brightness = 0.3 * torch.randn(n, 1, 1, 1, generator=g)
-        x = templates[labels] + 0.8 * noise + brightness
+        brightness = 0.2 * torch.randn(n, 1, 1, 1, generator=g)
+        x = 1.5 * templates[labels] + 0.6 * noise + brightness
         return Split((128 + 40 * x).round().clamp(0, 255).to(torch.uint8), labels)
 
     train, test = split(n_train), split(n_test)

@@ -494,6 +494,11 @@ class TrainingRun:
         if not cfg.resume and existing and not cfg.overwrite:
             raise UserInputError(f"{out} already holds a training run ({', '.join(existing)}); pass "
                                  f"--resume to continue it, --overwrite to start again, or another --out")
+        for m in existing:
+            # A process killed inside an atomic write leaves its temporary file behind; never the target.
+            for stale in (out / m).glob(".*.tmp"):
+                with contextlib.suppress(OSError):
+                    stale.unlink()
         if cfg.overwrite and not cfg.resume:
             for m in existing:
                 for name in (ts.STATE_FILE, ts.STATE_JSON, ts.METRICS_FILE, ts.MODEL_FILE):

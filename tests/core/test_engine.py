@@ -27,7 +27,8 @@ from resnet_explorer.core.engine import (
 from resnet_explorer.core.errors import UserInputError
 
 # Tiny and quick: 8x8 synthetic images, 128 of them, batches of 32 -> 4 steps per epoch.
-TINY = {"dataset": "synthetic", "image_size": 8, "subset": 128, "batch_size": 32, "threads": 2}
+# One thread: the tests' CPU is shared, and oversubscribed OpenMP threads crawl.
+TINY = {"dataset": "synthetic", "image_size": 8, "subset": 128, "batch_size": 32, "threads": 1}
 
 
 def tiny(tmp_path: Path | None = None, arch: str = "resnet20", **kw) -> TrainConfig:
@@ -93,9 +94,11 @@ def test_the_model_file_loads_with_the_zoo(tmp_path):
 
 
 def test_it_learns_the_synthetic_data():
-    result = train(TrainConfig("resnet20", "synthetic", epochs=2, subset=1024, batch_size=64, threads=2,
+    result = train(TrainConfig("resnet20", "synthetic", epochs=3, subset=1024, batch_size=64, threads=1,
                                save=False))
-    assert result.history["resnet20"][-1]["test_error"] < 0.5  # chance is 0.9
+    history = result.history["resnet20"]
+    assert history[-1]["test_error"] < 0.3  # chance is 0.9; about 0.03 in practice
+    assert history[-1]["train_error"] < history[0]["train_error"]
 
 
 def test_the_paper_schedule_divides_the_lr_by_ten_at_half_and_three_quarters():
