@@ -100,10 +100,10 @@ def pause(ms: int) -> None:
     loop.exec()
 
 
-def grab(window: MainWindow, tab: str) -> QImage:
-    """The window rendered as an image, tagged with the tab it shows."""
+def grab(window: MainWindow) -> QImage:
+    """The window rendered as an image, tagged with the tab it really shows (scripts check it)."""
     image = window.grab().toImage()
-    image.setText(PNG_TAB_KEY, tab)
+    image.setText(PNG_TAB_KEY, window.current_tab())
     return image
 
 
@@ -122,7 +122,7 @@ def take_screenshot(out: str, *, image: list[str] | None, model: str | None, tab
     if _only_transient(window):
         window.banner.dismiss()
     pause(SETTLE_MS)
-    shot = grab(window, tab)
+    shot = grab(window)
     window.close()
     QGuiApplication.processEvents()
     path = Path(out)

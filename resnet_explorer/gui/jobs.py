@@ -35,6 +35,7 @@ class BlockInfo:
     stride: int
     in_planes: int
     out_planes: int
+    bn3x3: tuple[str, ...] = ()  # the BNs after its 3x3 convs ("layer1.0.bn1"): the paper's Fig. 7 layers
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,11 @@ class ModelInfo:
     config: dict = field(default_factory=dict)
     dataset: str = ""
     name: str = ""  # the zoo's short name (a file's stem)
+
+    @property
+    def layers_3x3(self) -> list[str]:
+        """Every 3x3 layer's BN in forward order (the x axis of the paper's Fig. 7)."""
+        return [bn for b in self.blocks for bn in b.bn3x3]
 
     @property
     def title(self) -> str:
@@ -111,7 +117,8 @@ def _describe_block(name: str, block: Any) -> BlockInfo:
         shortcut = "projection"
     stage, index = name.split(".")
     return BlockInfo(name, stage, int(index), block.spec(), bool(block.residual), shortcut,
-                     bool(block.can_lesion), int(block.stride), int(block.in_planes), int(block.out_planes))
+                     bool(block.can_lesion), int(block.stride), int(block.in_planes), int(block.out_planes),
+                     tuple(f"{name}.{bn}" for bn, _ in block.bn_after_3x3()))
 
 
 def describe_model(loaded: Any, model_id: str | None = None) -> ModelInfo:

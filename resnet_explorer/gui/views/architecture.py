@@ -16,7 +16,6 @@ from PySide6.QtWidgets import (
     QGraphicsView,
     QHeaderView,
     QLabel,
-    QSplitter,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -98,7 +97,7 @@ class ArchitectureScene(QGraphicsScene):
     @staticmethod
     def _rows(info: ModelInfo, sizes: dict[str, str]) -> list[tuple[str, list[Node]]]:
         c, h, w = info.input_size
-        stem_detail = "7x7 conv /2, max pool /2" if info.family == "imagenet" else "3x3 conv"
+        stem_detail = "7x7 conv /2\nmax pool /2" if info.family == "imagenet" else "3x3 conv"
         rows: list[tuple[str, list[Node]]] = [("stem", [
             Node("input", tr("input"), f"{c}x{h}x{w}"),
             Node("stem", "conv1", stem_detail, "stem"),
@@ -177,12 +176,11 @@ class ArchitectureScene(QGraphicsScene):
         title = self.addText(node.title)
         font = QFont()
         font.setBold(True)
-        font.setPointSizeF(max(7.0, font.pointSizeF() - 1))
         title.setFont(font)
         title.setPos(rect.left() + 4, rect.top() + 1)
         detail = self.addText(node.detail)
         small = QFont()
-        small.setPointSizeF(max(7.0, small.pointSizeF() - 1.5))
+        small.setPointSizeF(max(7.5, small.pointSizeF() - 1))
         detail.setFont(small)
         detail.setDefaultTextColor(QColor("#9e9e9e") if off else QColor("#37474f"))
         detail.setPos(rect.left() + 4, rect.top() + 20)
@@ -305,19 +303,11 @@ class ArchitectureView(QWidget):
         header.setSectionResizeMode(COLUMNS.index("block"), QHeaderView.ResizeMode.Stretch)
         self.scene = ArchitectureScene(self._block_clicked)
         self.canvas = ArchitectureCanvas(self.scene)
-        top = QWidget()
-        tl = QVBoxLayout(top)
-        tl.setContentsMargins(0, 0, 0, 0)
-        tl.addWidget(self.heading)
-        tl.addWidget(self.table)
-        tl.addStretch(1)
-        split = QSplitter(Qt.Orientation.Vertical)
-        split.addWidget(top)
-        split.addWidget(self.canvas)
-        split.setStretchFactor(0, 2)
-        split.setStretchFactor(1, 3)
-        split.setSizes([260, 420])
-        QVBoxLayout(self).addWidget(split)
+        # Table 1 takes the height it needs; the drawing gets the rest.
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.heading)
+        layout.addWidget(self.table)
+        layout.addWidget(self.canvas, 1)
         explorer.model_loaded.connect(self._redraw)
         explorer.summary_ready.connect(self._redraw)
         explorer.lesion_changed.connect(self._redraw)

@@ -112,6 +112,9 @@ class FeaturesView(QWidget):
         self.detail_widget = pg.GraphicsLayoutWidget()
         self.detail_plot = self.detail_widget.addPlot()
         self.detail_plot.invertY(True)
+        # Axes would show the padding that the locked aspect ratio adds; the colour bar carries the scale.
+        self.detail_plot.hideAxis("left")
+        self.detail_plot.hideAxis("bottom")
         self.detail_plot.setAspectLocked(True)
         self.detail_plot.hideButtons()
         self.detail_plot.setMenuEnabled(False)

@@ -266,15 +266,17 @@ class ResidualsView(QWidget):
         if other is not None:
             series.append((other, self.explorer.compare_info, plotting.SECONDARY))
         longest: list[str] = []
-        for result, _info, colour in series:
-            names = [n for n, _ in result.response_std]
-            values = np.array([v for _, v in result.response_std], dtype=float)
+        for result, info, colour in series:
+            measured = dict(result.response_std)
+            # Positions come from the model, not from what was measured: a switched-off block has no
+            # response, and its layers must leave a gap rather than shift the rest of the curve.
+            names = (info.layers_3x3 if info is not None else []) or [n for n, _ in result.response_std]
+            values = np.array([measured.get(n, np.nan) for n in names], dtype=float)
             if sort:
-                values = np.sort(values)[::-1]
+                values = np.sort(values[np.isfinite(values)])[::-1]
             self.std_plot.plot(np.arange(1, len(values) + 1), values, pen=pg.mkPen(colour, width=2),
-                               symbol="o", symbolSize=5, symbolBrush=colour, symbolPen=None)
+                               symbol="o", symbolSize=5, symbolBrush=colour, symbolPen=None, connect="finite")
             longest = names if len(names) > len(longest) else longest
-
         axis = self.std_plot.getAxis("bottom")
         if sort:
             axis.setTicks(None)

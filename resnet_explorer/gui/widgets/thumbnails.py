@@ -29,7 +29,7 @@ class ThumbnailStrip(QListWidget):
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setIconSize(QSize(icon_side, icon_side))
         self.setSpacing(4)
-        self.setFixedHeight(icon_side + 40)
+        self.setFixedHeight(icon_side + 34)
         self.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.setUniformItemSizes(True)
         self.setGridSize(QSize(icon_side + 64, icon_side + 26))
