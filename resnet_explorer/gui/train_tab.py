@@ -548,12 +548,15 @@ class TrainTab(QWidget):
         worker = TrainWorker(config, run_factory=self._run_factory)
         worker.moveToThread(thread)
         thread.started.connect(worker.run)
-        # Bound methods of this widget: queued into the GUI thread (never lambdas, see DESIGN.md).
-        worker.run_started.connect(self._on_run_started)
-        worker.iterations.connect(self._on_iterations)
-        worker.epoch.connect(self._on_epoch)
-        worker.finished.connect(self._on_finished)
-        worker.failed.connect(self._on_failed)
+        # Bound methods of this widget, queued into the GUI thread (never lambdas, see DESIGN.md). Queued
+        # explicitly: PySide calls a callable it does not find among the receiver's slots (an override in
+        # a subclass, for one) directly, in the worker thread.
+        queued = Qt.ConnectionType.QueuedConnection
+        worker.run_started.connect(self._on_run_started, queued)
+        worker.iterations.connect(self._on_iterations, queued)
+        worker.epoch.connect(self._on_epoch, queued)
+        worker.finished.connect(self._on_finished, queued)
+        worker.failed.connect(self._on_failed, queued)
         worker.finished.connect(thread.quit)
         worker.failed.connect(thread.quit)
         thread.finished.connect(self._on_thread_finished)

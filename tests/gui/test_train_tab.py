@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import errno
 import json
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,6 +38,14 @@ def tab(qtbot, tmp_path):
 
 
 def test_live_curves_pause_resume_stop_then_open_in_predict(qtbot, tab):
+    on_gui_thread = []
+    add_iterations = tab.plots.add_iterations
+
+    def spy(*args):  # curves must only ever be touched in the GUI thread
+        on_gui_thread.append(threading.current_thread() is threading.main_thread())
+        add_iterations(*args)
+
+    tab.plots.add_iterations = spy
     with qtbot.waitSignal(tab.running_changed, timeout=LONG) as started:
         tab.start_training()
     assert started.args == [True]
@@ -44,6 +53,8 @@ def test_live_curves_pause_resume_stop_then_open_in_predict(qtbot, tab):
 
     qtbot.waitUntil(lambda: curve_points(tab) >= 3, timeout=LONG)
     assert list(tab.plots.models) == ["resnet20"]
+
+    assert on_gui_thread and all(on_gui_thread)
 
     tab.toggle_pause()
     qtbot.waitUntil(lambda: tab._worker.paused, timeout=LONG)
