@@ -190,6 +190,9 @@ class CurvePlots(pg.GraphicsLayoutWidget):
         self.models.clear()
         for plot in self.all_plots:
             plot.clear()
+            # Forget the previous run's ranges: an empty plot should not show its epochs.
+            error = plot in (self.error_plain, self.error_res)
+            plot.getViewBox().setRange(xRange=(0.0, 1.0), yRange=(0.0, 100.0 if error else 2.5), padding=0.02)
         self._arrange()
         self._rebuild_legends()
 
@@ -273,9 +276,11 @@ class CurvePlots(pg.GraphicsLayoutWidget):
         x_max = max([x_max] + [max(m.test_x, default=0.0) for m in self.models.values()]) or 1.0
         errors = [max(m.test_error + list(m.train_error.ys), default=0.0) for m in self.models.values()]
         error_top = min(100.0, max(10.0, math.ceil(max(errors) / 10.0) * 10.0))
-        # A deep net's early loss spike would flatten every other curve: the top follows the bulk.
-        tops = [float(np.percentile(ys, 90)) for m in self.models.values() if (ys := m.loss.arrays()[1]).size]
-        loss_range = (0.0, max(tops, default=1.0) * 1.2 or 1.0)
+        # A deep net's early loss spike would flatten every other curve: the top follows the bulk
+        # (at most twice the 90th percentile), while a smooth curve is shown whole.
+        tops = [min(float(ys.max()) * 1.05, 2.0 * float(np.percentile(ys, 90)))
+                for m in self.models.values() if (ys := m.loss.arrays()[1]).size]
+        loss_range = (0.0, max(tops, default=1.0) or 1.0)
         for plot in self.all_plots:
             y_range = (0.0, error_top) if plot in (self.error_plain, self.error_res) else loss_range
             plot.getViewBox().setRange(xRange=(0.0, x_max), yRange=y_range, padding=0.02)

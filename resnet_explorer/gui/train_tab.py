@@ -127,6 +127,7 @@ class TrainTab(QWidget):
         self._build()
         self._apply_family()
         self._update_controls()
+        self._set_progress_text()
         if notifier is not None:
             notifier().language_changed.connect(self.retranslate)
 

@@ -172,7 +172,12 @@ class TrainWorker(QObject):
         try:
             self._train()
         except Exception as exc:  # noqa: BLE001 - every failure becomes one line in the tab
-            log.exception("training failed")
+            from resnet_explorer.core.errors import ExplorerError
+
+            if isinstance(exc, ExplorerError):  # expected (bad folder, full disk): the line says it all
+                log.info("training failed: %s", exc)
+            else:  # a bug: keep the traceback for the log, never for the tab
+                log.exception("training failed")
             self.failed.emit(friendly_error(exc))
 
     def _train(self) -> None:
