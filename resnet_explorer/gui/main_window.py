@@ -53,6 +53,14 @@ def settings() -> QSettings:
     return QSettings("resnet-explorer", "resnet-explorer")
 
 
+def sample_label(stem: str) -> str:
+    """``fmnist-7-sneaker-00009`` -> ``sneaker``: the words of a sample's file name, without numbers."""
+    parts = [p for p in stem.replace("_", "-").split("-") if p and not p.isdigit()]
+    if len(parts) > 1:
+        parts = parts[1:]  # the collection's prefix (fmnist, odd ...)
+    return " ".join(parts) or stem
+
+
 def _list(value: object) -> list[str]:
     """QSettings returns a str for one-element lists on some platforms."""
     if value is None:
@@ -297,6 +305,7 @@ class MainWindow(QMainWindow):
                       ).format(model=default)
         self.banner.show_message(text, "warning", action=tr("Open weights..."))
         self._banner_kind = "open-weights"
+        self._place_banner()
 
     def _load_samples(self) -> None:
         from resnet_explorer.resources import asset
@@ -307,7 +316,7 @@ class MainWindow(QMainWindow):
         except (FileNotFoundError, OSError):
             files = []
         files = [p for p in files if p.suffix.lower() in {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif"}]
-        self.explorer.load_samples([(str(p), p.stem) for p in files[:24]])
+        self.explorer.load_samples([(str(p), sample_label(p.stem)) for p in files[:48]])
 
     def _samples_ready(self, samples: list[OpenedImage]) -> None:
         self.samples = samples
@@ -607,10 +616,13 @@ class MainWindow(QMainWindow):
 
     def _place_banner(self) -> None:
         parent = self.banner.parentWidget()
-        width = min(760, parent.width() - 40)
-        self.banner.setFixedWidth(max(200, width))
-        self.banner.adjustSize()
-        self.banner.move((parent.width() - self.banner.width()) // 2, 40)
+        width = max(200, min(760, parent.width() - 40))
+        layout = self.banner.layout()
+        # The message wraps: its height depends on the width, which adjustSize() would not honour.
+        height = (layout.totalHeightForWidth(width) if layout.hasHeightForWidth()
+                  else self.banner.sizeHint().height())
+        self.banner.setFixedSize(width, max(height, self.banner.minimumSizeHint().height()))
+        self.banner.move((parent.width() - width) // 2, 36)
         self.banner.raise_()
 
     # ----- language -----------------------------------------------------------------------------------

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import threading
 import time
+import warnings
 
 import numpy as np
-from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage
 from PySide6.QtWidgets import QApplication
 
@@ -25,8 +26,10 @@ def drop(window, *paths: str) -> None:
     """Deliver a real QDropEvent to the window, as a file manager would."""
     mime = mime_for(*paths)  # kept alive: the events do not own it
     # Qt routes a drop to the widget that accepted the drag's enter event, so enter first.
-    enter = QDragEnterEvent(QPointF(200, 200), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                            Qt.KeyboardModifier.NoModifier)
+    with warnings.catch_warnings():  # PySide marks the only constructor Qt has as deprecated
+        warnings.simplefilter("ignore", DeprecationWarning)
+        enter = QDragEnterEvent(QPoint(200, 200), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                                Qt.KeyboardModifier.NoModifier)
     QApplication.sendEvent(window, enter)
     assert enter.isAccepted()
     event = QDropEvent(QPointF(200, 200), Qt.DropAction.CopyAction, mime,
@@ -274,3 +277,39 @@ def test_window_title_names_model_and_image(qtbot, window, images):
     window.open_paths([images["shoe"]])
     wait_for_top5(qtbot, window)
     assert "resnet20" in window.windowTitle() and "shoe.png" in window.windowTitle()
+
+
+def _fake_download(started: threading.Event):
+    def load(model_id, device, *, progress, cancel):
+        started.set()
+        total = 50_000_000
+        for done in range(0, total, 500_000):
+            progress(done, total)
+            if cancel.wait(0.02):
+                raise RuntimeError("download cancelled")
+        raise AssertionError("the test should have cancelled the download")
+    return load
+
+
+def test_download_shows_progress_and_can_be_cancelled(qtbot, window, monkeypatch):
+    started = threading.Event()
+    monkeypatch.setattr(jobs, "load_model_job", _fake_download(started))
+    window.load_model("resnet50-imagenet")
+    qtbot.waitUntil(lambda: window.progress.isVisible() and window.progress.value() > 0, timeout=WAIT)
+    assert window.cancel_button.isVisible()
+    assert "MB" in window.progress.format()
+    window.cancel_button.click()
+    assert not window.progress.isVisible()
+    assert "cancelled" in window.banner.text()
+    qtbot.waitUntil(lambda: not window.explorer.is_busy(), timeout=WAIT)
+    assert window.explorer.info.arch == "resnet20"  # the model shown before stays
+    assert window.model_picker.current_model() == window.explorer.info.model_id
+
+
+def test_closing_during_a_download_stops_it(qtbot, window, monkeypatch):
+    started = threading.Event()
+    monkeypatch.setattr(jobs, "load_model_job", _fake_download(started))
+    window.load_model("resnet50-imagenet")
+    qtbot.waitUntil(started.is_set, timeout=WAIT)
+    window.close()
+    assert all(r._thread.isFinished() for r in window.explorer._runners.values())

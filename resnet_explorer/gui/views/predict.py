@@ -55,7 +55,7 @@ class EmptyState(QWidget):
         self.open_button.clicked.connect(self.open_clicked)
         self.samples_caption = QLabel()
         self.samples_caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.samples = ThumbnailStrip(icon_side=80)
+        self.samples = ThumbnailStrip(icon_side=72, rows=3)
         self.samples.activated_index.connect(self.sample_clicked)
         self.frame = QWidget()
         self.frame.setObjectName("dropzone")

@@ -225,9 +225,12 @@ class ResidualsView(QWidget):
                 plot.addItem(hint)
                 hint.setPos(0.5, 0.5)
                 plot.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)
-                plot.getAxis("bottom").setTicks(None)
+                for side in ("bottom", "left"):
+                    plot.getAxis(side).setTicks([[], []])  # no numbers on an empty plot
             self._redraw_top()
             return
+        self.ratio_plot.getAxis("left").setTicks(None)
+        self.std_plot.getAxis("left").setTicks(None)
         names = [b.name for b in info.blocks]
         self._plot_ratios(main, other, names)
         self._plot_std(main, other)
@@ -285,7 +288,10 @@ class ResidualsView(QWidget):
             axis.setTicks([[(float(i + 1), stage_title(s).split(" ")[0]) for i, s in enumerate(stages)
                             if i == 0 or s != stages[i - 1]], []])
         self._std_names = longest
-        self.std_plot.enableAutoRange()
+        # An explicit x range keeps the first stage's tick label from being clipped at the edge.
+        count = len(longest) if not sort else max(1, len(longest))
+        self.std_plot.setXRange(0.4, count + 0.6, padding=0)
+        self.std_plot.enableAutoRange(axis="y")
 
     def _mark_lesioned(self, main: AnalysisResult, names: list[str]) -> None:
         """Write "off" where a switched-off block's bar would be (its F(x) is exactly zero)."""

@@ -17,19 +17,21 @@ class ThumbnailStrip(QListWidget):
 
     activated_index = Signal(int)
 
-    def __init__(self, parent: QWidget | None = None, *, icon_side: int = ICON_SIDE) -> None:
+    def __init__(self, parent: QWidget | None = None, *, icon_side: int = ICON_SIDE, rows: int = 1) -> None:
         super().__init__(parent)
         self.setViewMode(QListView.ViewMode.IconMode)
         self.setFlow(QListView.Flow.LeftToRight)
-        self.setWrapping(False)
+        self.setWrapping(rows > 1)  # a gallery wraps into rows; the strip of opened images scrolls
         self.setMovement(QListView.Movement.Static)
         self.setResizeMode(QListView.ResizeMode.Adjust)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
-        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded if rows == 1
+                                          else Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff if rows == 1
+                                        else Qt.ScrollBarPolicy.ScrollBarAsNeeded)
         self.setIconSize(QSize(icon_side, icon_side))
         self.setSpacing(4)
-        self.setFixedHeight(icon_side + 34)
+        self.setFixedHeight(rows * (icon_side + 30) + 6)
         self.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.setUniformItemSizes(True)
         self.setGridSize(QSize(icon_side + 64, icon_side + 26))
