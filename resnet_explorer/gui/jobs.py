@@ -161,7 +161,7 @@ def open_image_job(source: str | bytes, label: str) -> OpenedImage:
 
     path = source if isinstance(source, str) else ""
     try:
-        image = open_image(source)
+        image = open_image(source, name=label)  # the file's name reads better in a banner than its path
     except ExplorerError as exc:
         return OpenedImage(label, path, error=str(exc))
     except (OSError, ValueError) as exc:

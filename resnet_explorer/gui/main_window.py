@@ -81,6 +81,7 @@ class MainWindow(QMainWindow):
         self._startup_model: str | None = None
         self._startup_explicit = False
         self._startup_lesion: tuple[str, ...] = ()
+        self._banner_kind = ""  # what the banner's action button does
         self._listed_once = False
         self._recent_images: list[str] = []
         self._recent_weights: list[str] = []
@@ -430,7 +431,7 @@ class MainWindow(QMainWindow):
         self._place_banner()
 
     def _banner_action(self) -> None:
-        if getattr(self, "_banner_kind", "") == "open-weights":
+        if self._banner_kind == "open-weights":
             self.banner.dismiss()
             self.model_picker.showPopup()
 
@@ -466,7 +467,7 @@ class MainWindow(QMainWindow):
         self.cancel_button.hide()
         self.model_picker.set_current(info.model_id if info else None)
         if info is not None:
-            if self.banner.level == "warning" and getattr(self, "_banner_kind", "") == "open-weights":
+            if self.banner.level == "warning" and self._banner_kind == "open-weights":
                 self.banner.dismiss()
             if Path(info.model_id).suffix in (".safetensors", ".pth", ".pt"):
                 self._remember("weights", info.model_id)
@@ -525,9 +526,7 @@ class MainWindow(QMainWindow):
     def _busy_changed(self, busy: bool) -> None:
         if not busy:
             self.status_busy.setText("")
-        elif self.explorer.is_downloading():
-            pass  # the "Loading..." text stays
-        else:
+        elif not self.explorer.is_downloading():  # while loading, "Loading..." stays
             self.status_busy.setText(tr("Analysing..."))
 
     def _training_changed(self, running: bool) -> None:
