@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QComboBox, QWidget
 
 from .i18n import tr
@@ -67,7 +67,8 @@ class ModelPicker(QComboBox):
                 self.insertSeparator(self.count())
             for e in sorted(group, key=lambda e: (not e.present, str(e.id))):
                 self.addItem(entry_label(e), str(e.id))
-                self.setItemData(self.count() - 1, getattr(e, "description", "") or str(e.id), 3)
+                self.setItemData(self.count() - 1, getattr(e, "description", "") or str(e.id),
+                                 Qt.ItemDataRole.ToolTipRole)
         files = [f for f in self._files if f not in {str(e.id) for e in self._entries}]
         if self._current and self._current not in files and self.findData(self._current) < 0:
             files.insert(0, self._current)
@@ -75,7 +76,7 @@ class ModelPicker(QComboBox):
             self.insertSeparator(self.count())
             for f in files:
                 self.addItem(Path(f).name, f)
-                self.setItemData(self.count() - 1, f, 3)  # tooltip role: the full path
+                self.setItemData(self.count() - 1, f, Qt.ItemDataRole.ToolTipRole)  # the full path
         self.insertSeparator(self.count())
         self.addItem(tr("Open weights..."), OPEN_FILE)
         self._show_current()

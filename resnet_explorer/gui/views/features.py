@@ -109,6 +109,9 @@ class FeaturesView(QWidget):
         self.highlight.hide()
         self.grid_view.addItem(self.highlight)
         self.grid_image.mouseClickEvent = self._grid_clicked  # type: ignore[method-assign]
+        self.grid_widget.scene().sigMouseMoved.connect(self._grid_hovered)
+        self.hover_label = QLabel()
+        self.hover_label.setStyleSheet("color: #444;")
         self.detail_widget = pg.GraphicsLayoutWidget()
         self.detail_plot = self.detail_widget.addPlot()
         self.detail_plot.invertY(True)
@@ -135,8 +138,13 @@ class FeaturesView(QWidget):
         self.placeholder = QLabel()
         self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.placeholder.setStyleSheet("color: #777; font-size: 15px;")
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(self.grid_widget, 1)
+        left_layout.addWidget(self.hover_label)
         split = QSplitter(Qt.Orientation.Horizontal)
-        split.addWidget(self.grid_widget)
+        split.addWidget(left)
         split.addWidget(right)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
@@ -223,16 +231,30 @@ class FeaturesView(QWidget):
         means = self._maps.reshape(self._maps.shape[0], -1).mean(axis=1)  # type: ignore[union-attr]
         return int((means > means[channel]).sum()) + 1
 
-    def _grid_clicked(self, event) -> None:
-        if self._maps is None:
-            return
-        pos = event.pos()
+    def _channel_at(self, x: float, y: float) -> int | None:
+        """The channel whose tile covers mosaic pixel (x, y)."""
+        if self._maps is None or x < 0 or y < 0:
+            return None
         _, h, w = self._maps.shape
-        col, row = int(pos.x() // (w + GAP)), int(pos.y() // (h + GAP))
+        col, row = int(x // (w + GAP)), int(y // (h + GAP))
         slot = row * self._cols + col
-        if 0 <= col < self._cols and 0 <= slot < len(self._order):
-            self.select_channel(int(self._order[slot]))
+        return int(self._order[slot]) if col < self._cols and slot < len(self._order) else None
+
+    def _grid_clicked(self, event) -> None:
+        channel = self._channel_at(event.pos().x(), event.pos().y())
+        if channel is not None:
+            self.select_channel(channel)
             event.accept()
+
+    def _grid_hovered(self, scene_pos) -> None:
+        pos = self.grid_image.mapFromScene(scene_pos)
+        channel = self._channel_at(pos.x(), pos.y())
+        if channel is None or self._maps is None:
+            self.hover_label.setText(tr("Click a tile to enlarge that channel."))
+            return
+        data = self._maps[channel]
+        self.hover_label.setText(tr("channel {ch}: mean {mean:.3g}, max {hi:.3g}").format(
+            ch=channel, mean=float(data.mean()), hi=float(data.max())))
 
     def retranslate(self) -> None:
         """Set every text in the current language."""
@@ -241,6 +263,7 @@ class FeaturesView(QWidget):
         self.sort.setItemText(0, tr("channel number"))
         self.sort.setItemText(1, tr("mean activation (largest first)"))
         self.shared.setText(tr("One colour scale for all channels"))
+        self.hover_label.setText(tr("Click a tile to enlarge that channel."))
         self.placeholder.setText(tr("Drop an image to see what each channel of each stage responds to."))
         self.grid_widget.setToolTip(tr("Every channel of the chosen stage's output for this image, one tile "
                                        "each; bright = strong activation. Click a tile to enlarge it."))

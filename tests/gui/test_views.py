@@ -1,0 +1,58 @@
+"""The tabs' contents for a real analysis: feature-map grid, Table 1 and the block drawing, residual plots."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+
+WAIT = 30000
+
+
+def analysed(qtbot, window, images):
+    window.open_paths([images["shoe"]])
+    qtbot.waitUntil(lambda: window.explorer.analysis is not None and window.explorer.summary is not None,
+                    timeout=WAIT)
+    return window.explorer.analysis
+
+
+def test_feature_maps_sort_by_mean_and_enlarge_a_channel(qtbot, window, images):
+    result = analysed(qtbot, window, images)
+    view = window.features
+    assert [view.stage.itemData(i) for i in range(view.stage.count())] == ["stem", "layer1", "layer2",
+                                                                            "layer3"]
+    view.set_stage("layer3")
+    view.sort.setCurrentIndex(1)
+    maps = result.feature_maps["layer3"]
+    means = maps.reshape(maps.shape[0], -1).mean(axis=1)
+    strongest = int(np.argmax(means))
+    assert view._channel_at(0, 0) == strongest  # the first tile is the most active channel
+    view.select_channel(strongest)
+    assert "rank 1 of 64" in view.detail_text.text()
+    assert f"Channel {strongest} of conv4_x" in view.detail_caption.text()
+    lo, hi = view.colorbar.levels()
+    assert lo == maps[strongest].min() and abs(hi - maps[strongest].max()) < 1e-5
+
+
+def test_architecture_shows_table1_and_every_block(qtbot, window, images):
+    analysed(qtbot, window, images)
+    view, summary, info = window.architecture, window.explorer.summary, window.explorer.info
+    rows = view.table.rowCount()
+    assert rows == len(summary.stages) + 1
+    assert view.table.item(rows - 1, 5).text() == f"{summary.params:,}"
+    assert view.table.item(1, 1).text() == "conv2_x"
+    assert set(view.scene.block_items) == {b.name for b in info.blocks}
+    shortcuts = {b.name: b.shortcut for b in info.blocks}
+    assert shortcuts["layer2.0"] == "zero-pad" and shortcuts["layer1.0"] == "identity"
+
+
+def test_residual_plots_hold_one_bar_per_block_and_one_point_per_layer(qtbot, window, images):
+    result = analysed(qtbot, window, images)
+    info = window.explorer.info
+    bars = [i for i in window.residuals.ratio_plot.items if isinstance(i, pg.BarGraphItem)]
+    heights = bars[0].opts["height"]
+    assert len(heights) == len(info.blocks) == 9
+    np.testing.assert_allclose(heights, [result.residual_ratio[b.name] for b in info.blocks], rtol=1e-6)
+    curves = window.residuals.std_plot.listDataItems()
+    _, ys = curves[0].getData()
+    assert len(ys) == len(info.layers_3x3) == 18
+    assert window.residuals.ratio_plot.toolTip() and window.residuals.std_plot.toolTip()
