@@ -272,6 +272,7 @@ class MainWindow(QMainWindow):
 
     def _models_listed(self, entries: list) -> None:
         self.model_picker.set_entries(entries, self._recent_weights)
+        self.residuals.set_compare_files(self._recent_weights)
         if self._listed_once:
             return
         self._listed_once = True

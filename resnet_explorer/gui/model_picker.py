@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,11 @@ def human_size(n: int) -> str:
             return f"{size:.0f} {unit}" if unit != "GB" else f"{size:.1f} {unit}"
         size /= 1000
     return f"{n} B"
+
+
+def natural_key(text: str) -> list:
+    """Sort key putting resnet18 before resnet101."""
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", text)]
 
 
 def entry_label(entry: Any) -> str:
@@ -65,8 +71,11 @@ class ModelPicker(QComboBox):
                 continue
             if self.count():
                 self.insertSeparator(self.count())
-            for e in sorted(group, key=lambda e: (not e.present, str(e.id))):
+            for e in sorted(group, key=lambda e: (not e.present, natural_key(str(e.id)))):
                 self.addItem(entry_label(e), str(e.id))
+                if source == "bundled" and not e.present:
+                    # Nothing to download for it: show that it exists, but it cannot be chosen.
+                    self.model().item(self.count() - 1).setEnabled(False)
                 self.setItemData(self.count() - 1, getattr(e, "description", "") or str(e.id),
                                  Qt.ItemDataRole.ToolTipRole)
         files = [f for f in self._files if f not in {str(e.id) for e in self._entries}]

@@ -3,6 +3,8 @@ a second model to compare with, and block lesion (switch blocks off, watch the t
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
@@ -58,6 +60,7 @@ class ResidualsView(QWidget):
         plotting.configure()
         self.explorer = explorer
         self._updating_tree = False
+        self._files: list[str] = []
         self._build()
         explorer.analysis_ready.connect(self._redraw)
         explorer.intact_ready.connect(self._redraw_top)
@@ -130,6 +133,11 @@ class ResidualsView(QWidget):
         return self.lesion_box
 
     # ----- compare picker -----------------------------------------------------------------------------
+    def set_compare_files(self, files: list[str]) -> None:
+        """Recently opened weight files, offered for comparison too."""
+        self._files = list(files)
+        self._fill_compare(self.explorer.model_entries)
+
     def _fill_compare(self, entries: list) -> None:
         current = self.compare.currentData()
         self.compare.blockSignals(True)
@@ -138,6 +146,8 @@ class ResidualsView(QWidget):
         for e in entries:
             if getattr(e, "present", False):
                 self.compare.addItem(str(e.id), str(e.id))
+        for path in self._files:
+            self.compare.addItem(Path(path).name, path)
         self.compare.addItem(tr("Open weights..."), "")
         pos = self.compare.findData(current)
         self.compare.setCurrentIndex(max(0, pos))
