@@ -313,3 +313,21 @@ def test_closing_during_a_download_stops_it(qtbot, window, monkeypatch):
     qtbot.waitUntil(started.is_set, timeout=WAIT)
     window.close()
     assert all(r._thread.isFinished() for r in window.explorer._runners.values())
+
+
+def test_shortcuts(window):
+    from PySide6.QtGui import QKeySequence
+
+    assert window.open_action.shortcut() == QKeySequence(QKeySequence.StandardKey.Open)
+    assert window.paste_action.shortcut() == QKeySequence(QKeySequence.StandardKey.Paste)
+    assert window.quit_action.shortcut().toString() == "Ctrl+Q"
+    assert window.train_action.shortcut().toString() == "Ctrl+T"
+
+
+def test_a_finished_training_run_opens_in_predict(qtbot, window, plain20):
+    if window.train_tab is None:
+        return
+    window.show_tab("train")
+    window.train_tab.open_checkpoint.emit(plain20)
+    assert window.current_tab() == "predict"
+    qtbot.waitUntil(lambda: window.explorer.info.arch == "plain20", timeout=WAIT)
