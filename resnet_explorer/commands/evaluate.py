@@ -24,6 +24,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from resnet_explorer.commands.train import passive_openmp
+
+    passive_openmp()
     from resnet_explorer.core.evaluation import evaluate, load_model_file, resolve_device
 
     ref = args.model

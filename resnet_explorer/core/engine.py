@@ -488,9 +488,6 @@ class TrainingRun:
     def _check_out(self, out: Path) -> None:
         cfg = self.config
         existing = [m for m in cfg.models if ts.has_state(out / m)]
-        if cfg.resume and not existing:
-            raise UserInputError(f"nothing to resume in {out}: no {ts.STATE_FILE} in "
-                                 f"{', '.join(str(out / m) for m in cfg.models)}; start it without --resume")
         if not cfg.resume and existing and not cfg.overwrite:
             raise UserInputError(f"{out} already holds a training run ({', '.join(existing)}); pass "
                                  f"--resume to continue it, --overwrite to start again, or another --out")
@@ -580,6 +577,8 @@ class TrainingRun:
                  f"{' + flip' if self.hflip and self.augment != 'none' else ''}"
                  f"{f', warm-up {self.warmup} iterations at lr {cfg.warmup_lr:g}' if self.warmup else ''}",
                  *data.notes]
+        if self.config.resume and not any(m.saved_at for m in members):
+            notes.append(f"nothing to resume in {out} yet (no checkpoint): starting from the beginning")
         return RunStarted(
             models=tuple(m.name for m in members), dataset=data.name, epochs=cfg.epochs,
             steps_per_epoch=self.steps, n_train=len(data.train), n_test=len(data.test),

@@ -1,0 +1,185 @@
+"""Training throughput: the engine vs a minimal hand-written SGD loop, and model-FLOPs utilisation.
+
+    python bench/bench_train.py [--threads 2] [--rounds 5] [--steps 40] [--json]
+
+In one process, interleaved round by round (so both see the same machine load):
+
+* ``engine``: ``TrainingRun`` on resnet20, Fashion-MNIST 28x28 tensors in memory (the real training set
+  when Debian's dataset-fashion-mnist is installed, else random images of that shape), batch 128, the
+  paper's recipe including pad-4 crop + flip, per-step loss/accuracy and throttled events, channels_last;
+* ``engine-noaug``: the same with ``augment="none"`` (the engine's own overhead alone);
+* ``hand``: ``for x, y in batches: loss = ce(model(x), y); zero_grad; backward; step`` on the same
+  tensors already normalised, the same SGD settings, channels_last.
+
+Each figure is measured on the second epoch (the first one warms up oneDNN), wall-clock from outside
+the engine. Reported: medians over rounds, with min-max as the noise. MFU = achieved training FLOP/s
+(3 x forward FLOPs per image from ``torch.utils.flop_counter``, x images/s) / the FLOP/s of a large
+float32 matmul measured in the same run with the same thread count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+# As `resnet-explorer train` does (see commands/train.py): must precede the first import of torch.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from resnet_explorer.core import data as data_mod  # noqa: E402
+from resnet_explorer.core.engine import EpochEvent, IterationEvent, TrainConfig, TrainingRun  # noqa: E402
+from resnet_explorer.core.resnet import build_model  # noqa: E402
+
+BATCH = 128
+
+
+def load_images(n: int) -> tuple[data_mod.DatasetBundle, str]:
+    """``n`` Fashion-MNIST training images (or random ones of that shape) and a small test split."""
+    try:
+        full = data_mod.load_dataset("fashion-mnist", download=False)
+        source = "Fashion-MNIST (real)"
+    except Exception:  # absent here: random images of the same shape measure the same speed
+        g = torch.Generator().manual_seed(0)
+        images = torch.randint(0, 256, (n + 256, 1, 28, 28), generator=g, dtype=torch.uint8)
+        labels = torch.randint(0, 10, (n + 256,), generator=g)
+        full = data_mod._bundle("fashion-mnist-shaped", data_mod.Split(images[:n], labels[:n]),
+                                data_mod.Split(images[n:], labels[n:]), [str(i) for i in range(10)], "random")
+        source = "random 28x28 images"
+    full.train = full.train.take(torch.arange(n))
+    full.test = full.test.take(torch.arange(256))
+    return full, source
+
+
+def engine_rate(bundle: data_mod.DatasetBundle, threads: int, augment: str) -> float:
+    """Images/s of the engine's second epoch, timed from outside (after epoch 1's event to the last step)."""
+    config = TrainConfig("resnet20", "bench", epochs=2, batch_size=BATCH, threads=threads, save=False,
+                         augment=augment)
+    t0 = None
+    rate = 0.0
+    for event in TrainingRun(config, data=bundle).events():
+        if isinstance(event, EpochEvent) and event.epoch == 1:
+            t0 = time.perf_counter()
+        elif isinstance(event, IterationEvent) and t0 is not None and event.step == event.steps_per_epoch:
+            rate = event.steps_per_epoch * BATCH / (time.perf_counter() - t0)
+    return rate
+
+
+def hand_rate(bundle: data_mod.DatasetBundle, threads: int, warmup: int = 5) -> float:
+    """Images/s of the minimal loop over the same tensors (already normalised: the loop's best case)."""
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    model = build_model("resnet20", num_classes=10, in_chans=1).to(memory_format=torch.channels_last)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
+    mean = torch.tensor(bundle.mean).view(1, -1, 1, 1)
+    std = torch.tensor(bundle.std).view(1, -1, 1, 1)
+    x_all = data_mod.normalize(bundle.train.images, mean, std).contiguous(memory_format=torch.channels_last)
+    y_all = bundle.train.labels
+    steps = len(y_all) // BATCH
+
+    def step(i: int) -> None:
+        x, y = x_all[i * BATCH:(i + 1) * BATCH], y_all[i * BATCH:(i + 1) * BATCH]
+        loss = F.cross_entropy(model(x), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    for i in range(warmup):
+        step(i % steps)
+    t0 = time.perf_counter()
+    for i in range(steps):
+        step(i)
+    return steps * BATCH / (time.perf_counter() - t0)
+
+
+def matmul_flops(threads: int, n: int = 2048, repeats: int = 5) -> float:
+    """FLOP/s of a large float32 matmul (the machine's practical peak for these threads)."""
+    torch.set_num_threads(threads)
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        a @ b
+        times.append(time.perf_counter() - t0)
+    return 2 * n ** 3 / statistics.median(times)
+
+
+def training_flops_per_image() -> float:
+    """3 x forward FLOPs of resnet20 on one 1x28x28 image (backward ~ 2 x forward)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    model = build_model("resnet20", num_classes=10, in_chans=1)
+    counter = FlopCounterMode(display=False)
+    with counter:
+        model(torch.randn(1, 1, 28, 28))
+    return 3.0 * counter.get_total_flops()
+
+
+def summarize(values: list[float]) -> dict[str, float]:
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=40, help="training steps per measured epoch")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+
+    bundle, source = load_images(args.steps * BATCH)
+    results: dict[str, list[float]] = {"engine": [], "engine-noaug": [], "hand": [], "matmul": []}
+    for r in range(args.rounds):
+        results["engine"].append(engine_rate(bundle, args.threads, "auto"))
+        results["hand"].append(hand_rate(bundle, args.threads))
+        results["engine-noaug"].append(engine_rate(bundle, args.threads, "none"))
+        results["matmul"].append(matmul_flops(args.threads))
+        print(f"round {r + 1}/{args.rounds}: engine {results['engine'][-1]:.0f} img/s, "
+              f"hand {results['hand'][-1]:.0f} img/s, engine-noaug {results['engine-noaug'][-1]:.0f} img/s, "
+              f"matmul {results['matmul'][-1] / 1e9:.1f} GFLOP/s", file=sys.stderr)
+    per_image = training_flops_per_image()
+    ratios = [e / h for e, h in zip(results["engine"], results["hand"], strict=True)]
+    ratios_noaug = [e / h for e, h in zip(results["engine-noaug"], results["hand"], strict=True)]
+    mfu = [e * per_image / m for e, m in zip(results["engine"], results["matmul"], strict=True)]
+    report = {
+        "data": source, "threads": args.threads, "batch": BATCH, "steps": args.steps, "rounds": args.rounds,
+        "torch": torch.__version__, "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "unset"),
+        "training_gflop_per_image": per_image / 1e9,
+        "engine_images_per_s": summarize(results["engine"]), "hand_images_per_s": summarize(results["hand"]),
+        "engine_noaug_images_per_s": summarize(results["engine-noaug"]),
+        "ratio_engine_vs_hand": summarize(ratios), "ratio_engine_noaug_vs_hand": summarize(ratios_noaug),
+        "matmul_gflops": summarize([m / 1e9 for m in results["matmul"]]), "mfu": summarize(mfu),
+    }
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    print(f"resnet20, batch {BATCH}, {args.threads} threads, {source}, {args.rounds} rounds "
+          f"(median [min-max]), OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}")
+    for key, label in [("engine_images_per_s", "engine (recipe: crop+flip)"),
+                       ("engine_noaug_images_per_s", "engine (no augmentation)"),
+                       ("hand_images_per_s", "hand-written loop")]:
+        s = report[key]
+        print(f"  {label:28s} {s['median']:7.0f} img/s  [{s['min']:.0f}-{s['max']:.0f}]")
+    for key, label in [("ratio_engine_vs_hand", "ratio engine / hand"),
+                       ("ratio_engine_noaug_vs_hand", "ratio engine-noaug / hand")]:
+        s = report[key]
+        print(f"  {label:28s} {s['median']:7.3f}x       [{s['min']:.3f}-{s['max']:.3f}]")
+    s = report["matmul_gflops"]
+    print(f"  {'fp32 matmul 2048^3':28s} {s['median']:7.1f} GFLOP/s [{s['min']:.1f}-{s['max']:.1f}]")
+    s = report["mfu"]
+    print(f"  {'MFU (3x fwd FLOPs)':28s} {s['median']:7.1%}       [{s['min']:.1%}-{s['max']:.1%}]"
+          f"  ({per_image / 1e9:.3f} GFLOP per training image)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
