@@ -65,7 +65,13 @@ class ModelInfo:
     @property
     def title(self) -> str:
         """Short name for the status bar and legends."""
-        return self.name or Path(self.model_id).stem
+        return file_title(self.model_id) if self.name in ("", "model") else self.name
+
+
+def file_title(path: str) -> str:
+    """A model file's short name: its stem, or its folder's name for a run's ``model.safetensors``."""
+    p = Path(path)
+    return p.parent.name if p.stem == "model" and p.parent.name else p.stem
 
 
 @dataclass

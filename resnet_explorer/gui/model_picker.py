@@ -10,6 +10,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QComboBox, QWidget
 
 from .i18n import tr
+from .jobs import file_title
 
 OPEN_FILE = "__open__"  # item data of "Open weights..."
 
@@ -84,7 +85,7 @@ class ModelPicker(QComboBox):
         if files:
             self.insertSeparator(self.count())
             for f in files:
-                self.addItem(Path(f).name, f)
+                self.addItem(file_title(f) + Path(f).suffix, f)
                 self.setItemData(self.count() - 1, f, Qt.ItemDataRole.ToolTipRole)  # the full path
         self.insertSeparator(self.count())
         self.addItem(tr("Open weights..."), OPEN_FILE)

@@ -324,10 +324,17 @@ def test_shortcuts(window):
     assert window.train_action.shortcut().toString() == "Ctrl+T"
 
 
-def test_a_finished_training_run_opens_in_predict(qtbot, window, plain20):
+def test_a_finished_training_run_opens_in_predict(qtbot, window, plain20, tmp_path):
+    import shutil
+
     if window.train_tab is None:
         return
+    run_model = tmp_path / "plain20-run" / "model.safetensors"  # the engine's run-directory layout
+    run_model.parent.mkdir()
+    shutil.copy(plain20, run_model)
     window.show_tab("train")
-    window.train_tab.open_checkpoint.emit(plain20)
+    window.train_tab.open_checkpoint.emit(str(run_model))
     assert window.current_tab() == "predict"
     qtbot.waitUntil(lambda: window.explorer.info.arch == "plain20", timeout=WAIT)
+    assert window.status_model.text() == "Model: plain20-run"  # named after its run, not "model"
+    assert window.model_picker.currentText() == "plain20-run.safetensors"

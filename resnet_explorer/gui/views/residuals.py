@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 from .. import plotting
 from ..controller import Explorer
 from ..i18n import notifier, tr
-from ..jobs import AnalysisResult, ModelInfo
+from ..jobs import AnalysisResult, ModelInfo, file_title
 from ..widgets.top_bars import TopBars
 from .features import stage_title
 
@@ -147,7 +147,7 @@ class ResidualsView(QWidget):
             if getattr(e, "present", False):
                 self.compare.addItem(str(e.id), str(e.id))
         for path in self._files:
-            self.compare.addItem(Path(path).name, path)
+            self.compare.addItem(file_title(path) + Path(path).suffix, path)
         self.compare.addItem(tr("Open weights..."), "")
         pos = self.compare.findData(current)
         self.compare.setCurrentIndex(max(0, pos))
@@ -159,7 +159,8 @@ class ResidualsView(QWidget):
     def show_compare(self, model_id: str | None) -> None:
         """Reflect the compared model in the picker (adding a file path if needed)."""
         if model_id is not None and self.compare.findData(model_id) < 0:
-            self.compare.insertItem(self.compare.count() - 1, model_id.rsplit("/", 1)[-1], model_id)
+            self.compare.insertItem(self.compare.count() - 1, file_title(model_id) + Path(model_id).suffix,
+                                    model_id)
         self.compare.setCurrentIndex(max(0, self.compare.findData(model_id)))
 
     # ----- lesion tree --------------------------------------------------------------------------------
