@@ -20,7 +20,8 @@ from typing import Any
 # CLI option -> TrainConfig field, for every option that overrides a recipe value (default None = recipe).
 OVERRIDES = ("epochs", "batch_size", "lr", "momentum", "weight_decay", "schedule", "warmup_iters",
              "warmup_lr", "label_smoothing", "augment", "seed", "subset", "data_dir", "image_size",
-             "shortcut", "device", "threads", "eval_batch_size", "val_fraction")
+             "shortcut", "variant", "nesterov", "zero_init_residual", "device", "threads", "eval_batch_size",
+             "val_fraction")
 
 
 def _floats(text: str) -> tuple[float, ...]:
@@ -34,7 +35,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "train", help="train a network (or several side by side) with the paper's recipe",
         description="Train with the paper's recipe (section 4.2 for CIFAR-style nets: SGD 0.1, momentum "
-                    "0.9, weight decay 1e-4, lr/10 at 50%% and 75%%, pad-4 crop + flip). Several "
+                    "0.9, weight decay 1e-4, lr/10 at 50% and 75%, pad-4 crop + flip). Several "
                     "comma-separated archs train side by side on the same batches (compare mode). "
                     "Runs under torchrun --nproc-per-node=N for DistributedDataParallel.")
     p.add_argument("--arch", help="e.g. resnet20, or plain20,plain56,resnet20,resnet56 to compare")
@@ -65,6 +66,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--image-size", type=int, help="imagefolder/synthetic image side in pixels")
     p.add_argument("--val-fraction", type=float, help="imagefolder: share held out for testing (0.2)")
     p.add_argument("--shortcut", type=str.upper, choices=["A", "B", "C"], help="shortcut option")
+    p.add_argument("--variant", choices=["paper", "torchvision"], help="bottleneck stride placement")
+    p.add_argument("--nesterov", action="store_true", default=None, help="Nesterov momentum")
+    p.add_argument("--zero-init-residual", action="store_true", default=None,
+                   help="start every residual branch at zero (its last BN's weight; Goyal et al. 2017)")
     p.add_argument("--out", help="run directory (default runs/<dataset>-<arch>)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     p.add_argument("--overwrite", action="store_true", help="start again even if --out holds a run")

@@ -712,6 +712,11 @@ class TrainingRun:
             progress=m.epoch + m.step / self.steps, loss=w.loss / w.seen, accuracy=w.correct / w.seen,
             lr=lr, images_per_s=w.seen * self._dist.world_size / max(w.seconds, 1e-9))
 
+    def _paused_or_stopped(self) -> bool:
+        """Between evaluation batches: hold while paused; then whether to stop."""
+        self._wait_if_paused()
+        return self._stop.is_set()
+
     def _wait_if_paused(self) -> None:
         if self._running.is_set():
             return
@@ -726,7 +731,7 @@ class TrainingRun:
         t0 = time.perf_counter()
         sums = self._global_sums(m.epoch_sums)
         self._dist.average_buffers(m.model)
-        should_stop = None if self._dist.enabled else self._stop.is_set
+        should_stop = None if self._dist.enabled else self._paused_or_stopped
         result = evaluate_split(m.model, self.test_split, self.mean, self.std, self.config.eval_batch_size,
                                 channels_last=self.config.channels_last, amp=self.amp,
                                 should_stop=should_stop)

@@ -93,6 +93,23 @@ def test_the_model_file_loads_with_the_zoo(tmp_path):
     assert tuple(loaded.preprocessing.input_size) == (3, 8, 8)
 
 
+def test_training_on_a_photo_folder_records_how_to_preprocess_new_photos(tmp_path):
+    from PIL import Image
+
+    for cls, colour in (("red", (220, 20, 20)), ("blue", (20, 20, 220))):
+        (tmp_path / "photos" / cls).mkdir(parents=True)
+        for i in range(5):
+            Image.new("RGB", (24 + i, 20), colour).save(tmp_path / "photos" / cls / f"{i}.png")
+    config = TrainConfig("resnet20", f"imagefolder:{tmp_path / 'photos'}", image_size=8, batch_size=4,
+                         epochs=1, threads=1, out=str(tmp_path / "run"))
+    result = train(config)
+    assert result.status == "completed"
+    card = read_model(result.model_files["resnet20"])[1]
+    assert card["class_names"] == ["blue", "red"]
+    assert card["preprocessing"]["resize"] == 8 and card["preprocessing"]["crop"] == 8
+    assert card["preprocessing"]["input_size"] == [3, 8, 8]
+
+
 def test_it_learns_the_synthetic_data():
     result = train(TrainConfig("resnet20", "synthetic", epochs=3, subset=1024, batch_size=64, threads=1,
                                save=False))
