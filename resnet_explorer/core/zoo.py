@@ -82,15 +82,20 @@ class Preprocessing:
 
     @property
     def mode(self) -> str:
-        return "L" if self.grayscale or self.input_size[0] == 1 else "RGB"
+        """The PIL mode the network's input has: L for one channel, else RGB."""
+        return "L" if self.input_size[0] == 1 else "RGB"
+
+    def _convert(self, image: Image.Image) -> Image.Image:
+        image = to_rgb_or_l(image)
+        if self.grayscale and image.mode != "L":
+            image = image.convert("L")  # trained on grey (ITU-R 601 luma), maybe repeated into 3 channels
+        return image if image.mode == self.mode else image.convert(self.mode)
 
     def geometry(self, image: Image.Image) -> Image.Image:
         """Mode conversion, resize and centre crop: the picture the network sees, before normalising."""
         import torchvision.transforms.functional as TF
 
-        image = to_rgb_or_l(image)
-        if image.mode != self.mode:
-            image = image.convert(self.mode)
+        image = self._convert(image)
         _, height, width = self.input_size
         side = self.resize or min(height, width)
         if min(image.size) != side:
@@ -119,9 +124,7 @@ class Preprocessing:
         """
         import torchvision.transforms.functional as TF
 
-        image = to_rgb_or_l(image)
-        if image.mode != self.mode:
-            image = image.convert(self.mode)
+        image = self._convert(image)
         _, height, width = self.input_size
         crop = (self.crop, self.crop) if self.crop else (height, width)
         side = self.resize or round(min(crop) * 256 / 224)

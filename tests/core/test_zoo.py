@@ -119,6 +119,8 @@ def test_grey_model_preprocesses_colour_photos():
     shown = pre.display(photo((90, 60)))
     assert shown.shape == (28, 28, 3) and shown.dtype == np.uint8
     assert np.array_equal(shown[..., 0], shown[..., 2])  # grey, repeated into RGB
+    grey3 = zoo.Preprocessing((3, 32, 32), (0.5,) * 3, (0.5,) * 3, grayscale=True)(photo())
+    assert grey3.shape == (3, 32, 32) and torch.equal(grey3[0], grey3[2])  # grey-trained, 3-channel input
 
 
 def test_checkpoint_paths_with_and_without_arch(tmp_path):
