@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from . import checkpoint
 from . import weights as W
 from .errors import UserInputError
 from .images import to_rgb_or_l
@@ -263,8 +264,8 @@ def _bundled_ids() -> list[str]:
 def _bundled_entry(model_id: str) -> ModelEntry:
     directory = bundled_dir()
     path = directory / f"{model_id}.safetensors" if directory is not None else Path(model_id)
-    card = _read_json(path.with_suffix(".json"))
     present = path.is_file()
+    card = _read_json(path.with_suffix(".json")) or (_embedded_card(path) if present else {})
     arch = str(card.get("model", {}).get("arch") or model_id.split("-", 1)[0])
     return ModelEntry(model_id, arch, "bundled", present, path.stat().st_size if present else None,
                       _describe_card(card, arch), str(path))
@@ -276,6 +277,18 @@ def _read_json(path: Path) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         return {}
     return doc if isinstance(doc, dict) else {}
+
+
+def _embedded_card(path: Path) -> dict[str, Any]:
+    """The card in a model file's safetensors header, reading the header only (not the weights)."""
+    try:
+        with path.open("rb") as f:
+            size = int.from_bytes(f.read(8), "little")
+            header = json.loads(f.read(size)) if 0 < size < (1 << 24) else {}
+        card = json.loads((header.get("__metadata__") or {}).get(checkpoint.META_KEY, "{}"))
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return card if isinstance(card, dict) else {}
 
 
 def _describe_card(card: Mapping[str, Any], arch: str) -> str:

@@ -78,7 +78,8 @@ def test_bundled_model_loads_with_its_card(models_dir):
 def test_extra_model_files_in_assets_are_listed(models_dir):
     model = build_model("plain20", in_chans=1)
     checkpoint.save_model(models_dir / "plain32-experiment.safetensors", model, fashion_card(model))
-    assert "plain32-experiment" in [e.id for e in list_models()]
+    entry = next(e for e in list_models() if e.id == "plain32-experiment")
+    assert entry.present and "93.12%" in entry.description  # from the embedded card: no sidecar here
     assert load_model("plain32-experiment").arch == "plain20"
 
 
