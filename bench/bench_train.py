@@ -59,21 +59,32 @@ def load_images(n: int) -> tuple[data_mod.DatasetBundle, str]:
     return full, source
 
 
-def engine_rate(bundle: data_mod.DatasetBundle, threads: int, augment: str) -> float:
+class Clock:
+    """Wall-clock and process CPU time together: CPU time is what a busy machine actually gave us."""
+
+    def __init__(self) -> None:
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+
+    def rates(self, amount: float) -> tuple[float, float]:
+        """``amount`` per wall-clock second and per CPU-second since the clock started."""
+        return (amount / (time.perf_counter() - self.wall), amount / (time.process_time() - self.cpu))
+
+
+def engine_rate(bundle: data_mod.DatasetBundle, threads: int, augment: str) -> tuple[float, float]:
     """Images/s of the engine's second epoch, timed from outside (after epoch 1's event to the last step)."""
     config = TrainConfig("resnet20", "bench", epochs=2, batch_size=BATCH, threads=threads, save=False,
                          augment=augment)
-    t0 = None
-    rate = 0.0
+    clock = None
+    rates = (0.0, 0.0)
     for event in TrainingRun(config, data=bundle).events():
         if isinstance(event, EpochEvent) and event.epoch == 1:
-            t0 = time.perf_counter()
-        elif isinstance(event, IterationEvent) and t0 is not None and event.step == event.steps_per_epoch:
-            rate = event.steps_per_epoch * BATCH / (time.perf_counter() - t0)
-    return rate
+            clock = Clock()
+        elif isinstance(event, IterationEvent) and clock is not None and event.step == event.steps_per_epoch:
+            rates = clock.rates(event.steps_per_epoch * BATCH)
+    return rates
 
 
-def hand_rate(bundle: data_mod.DatasetBundle, threads: int, warmup: int = 5) -> float:
+def hand_rate(bundle: data_mod.DatasetBundle, threads: int, warmup: int = 5) -> tuple[float, float]:
     """Images/s of the minimal loop over the same tensors (already normalised: the loop's best case)."""
     torch.set_num_threads(threads)
     torch.manual_seed(0)
@@ -94,23 +105,21 @@ def hand_rate(bundle: data_mod.DatasetBundle, threads: int, warmup: int = 5) -> 
 
     for i in range(warmup):
         step(i % steps)
-    t0 = time.perf_counter()
+    clock = Clock()
     for i in range(steps):
         step(i)
-    return steps * BATCH / (time.perf_counter() - t0)
+    return clock.rates(steps * BATCH)
 
 
-def matmul_flops(threads: int, n: int = 2048, repeats: int = 5) -> float:
+def matmul_flops(threads: int, n: int = 2048, repeats: int = 5) -> tuple[float, float]:
     """FLOP/s of a large float32 matmul (the machine's practical peak for these threads)."""
     torch.set_num_threads(threads)
     a, b = torch.randn(n, n), torch.randn(n, n)
     a @ b
-    times = []
+    clock = Clock()
     for _ in range(repeats):
-        t0 = time.perf_counter()
         a @ b
-        times.append(time.perf_counter() - t0)
-    return 2 * n ** 3 / statistics.median(times)
+    return clock.rates(2.0 * n ** 3 * repeats)
 
 
 def training_flops_per_image() -> float:
@@ -122,6 +131,27 @@ def training_flops_per_image() -> float:
     with counter:
         model(torch.randn(1, 1, 28, 28))
     return 3.0 * counter.get_total_flops()
+
+
+def ratios(a: list[float], b: list[float]) -> list[float]:
+    return [x / y for x, y in zip(a, b, strict=True)]
+
+
+def print_block(r: dict, per_image: float) -> None:
+    for key, label in [("engine_images_per_s", "engine (recipe: crop+flip)"),
+                       ("engine_noaug_images_per_s", "engine (no augmentation)"),
+                       ("hand_images_per_s", "hand-written loop")]:
+        s = r[key]
+        print(f"  {label:28s} {s['median']:7.0f} img/s  [{s['min']:.0f}-{s['max']:.0f}]")
+    for key, label in [("ratio_engine_vs_hand", "ratio engine / hand"),
+                       ("ratio_engine_noaug_vs_hand", "ratio engine-noaug / hand")]:
+        s = r[key]
+        print(f"  {label:28s} {s['median']:7.3f}x       [{s['min']:.3f}-{s['max']:.3f}]")
+    s = r["matmul_gflops"]
+    print(f"  {'fp32 matmul 2048^3':28s} {s['median']:7.1f} GFLOP/s [{s['min']:.1f}-{s['max']:.1f}]")
+    s = r["mfu"]
+    print(f"  {'MFU (3x fwd FLOPs)':28s} {s['median']:7.1%}       [{s['min']:.1%}-{s['max']:.1%}]"
+          f"  ({per_image / 1e9:.3f} GFLOP per training image)")
 
 
 def summarize(values: list[float]) -> dict[str, float]:
@@ -137,47 +167,43 @@ def main() -> int:
     args = parser.parse_args()
 
     bundle, source = load_images(args.steps * BATCH)
-    results: dict[str, list[float]] = {"engine": [], "engine-noaug": [], "hand": [], "matmul": []}
+    names = ("engine", "hand", "engine-noaug", "matmul")
+    wall: dict[str, list[float]] = {k: [] for k in names}
+    cpu: dict[str, list[float]] = {k: [] for k in names}
     for r in range(args.rounds):
-        results["engine"].append(engine_rate(bundle, args.threads, "auto"))
-        results["hand"].append(hand_rate(bundle, args.threads))
-        results["engine-noaug"].append(engine_rate(bundle, args.threads, "none"))
-        results["matmul"].append(matmul_flops(args.threads))
-        print(f"round {r + 1}/{args.rounds}: engine {results['engine'][-1]:.0f} img/s, "
-              f"hand {results['hand'][-1]:.0f} img/s, engine-noaug {results['engine-noaug'][-1]:.0f} img/s, "
-              f"matmul {results['matmul'][-1] / 1e9:.1f} GFLOP/s", file=sys.stderr)
+        for name, measure in (("engine", lambda: engine_rate(bundle, args.threads, "auto")),
+                              ("hand", lambda: hand_rate(bundle, args.threads)),
+                              ("engine-noaug", lambda: engine_rate(bundle, args.threads, "none")),
+                              ("matmul", lambda: matmul_flops(args.threads))):
+            w, c = measure()
+            wall[name].append(w)
+            cpu[name].append(c)
+        print(f"round {r + 1}/{args.rounds}: engine {wall['engine'][-1]:.0f} img/s, "
+              f"hand {wall['hand'][-1]:.0f} img/s, engine-noaug {wall['engine-noaug'][-1]:.0f} img/s, "
+              f"matmul {wall['matmul'][-1] / 1e9:.1f} GFLOP/s", file=sys.stderr)
     per_image = training_flops_per_image()
-    ratios = [e / h for e, h in zip(results["engine"], results["hand"], strict=True)]
-    ratios_noaug = [e / h for e, h in zip(results["engine-noaug"], results["hand"], strict=True)]
-    mfu = [e * per_image / m for e, m in zip(results["engine"], results["matmul"], strict=True)]
     report = {
         "data": source, "threads": args.threads, "batch": BATCH, "steps": args.steps, "rounds": args.rounds,
         "torch": torch.__version__, "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "unset"),
         "training_gflop_per_image": per_image / 1e9,
-        "engine_images_per_s": summarize(results["engine"]), "hand_images_per_s": summarize(results["hand"]),
-        "engine_noaug_images_per_s": summarize(results["engine-noaug"]),
-        "ratio_engine_vs_hand": summarize(ratios), "ratio_engine_noaug_vs_hand": summarize(ratios_noaug),
-        "matmul_gflops": summarize([m / 1e9 for m in results["matmul"]]), "mfu": summarize(mfu),
     }
+    for clock_name, rates in (("wall", wall), ("cpu", cpu)):
+        report[clock_name] = {
+            "engine_images_per_s": summarize(rates["engine"]), "hand_images_per_s": summarize(rates["hand"]),
+            "engine_noaug_images_per_s": summarize(rates["engine-noaug"]),
+            "ratio_engine_vs_hand": summarize(ratios(rates["engine"], rates["hand"])),
+            "ratio_engine_noaug_vs_hand": summarize(ratios(rates["engine-noaug"], rates["hand"])),
+            "matmul_gflops": summarize([m / 1e9 for m in rates["matmul"]]),
+            "mfu": summarize(ratios([e * per_image for e in rates["engine"]], rates["matmul"])),
+        }
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
     print(f"resnet20, batch {BATCH}, {args.threads} threads, {source}, {args.rounds} rounds "
-          f"(median [min-max]), OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}")
-    for key, label in [("engine_images_per_s", "engine (recipe: crop+flip)"),
-                       ("engine_noaug_images_per_s", "engine (no augmentation)"),
-                       ("hand_images_per_s", "hand-written loop")]:
-        s = report[key]
-        print(f"  {label:28s} {s['median']:7.0f} img/s  [{s['min']:.0f}-{s['max']:.0f}]")
-    for key, label in [("ratio_engine_vs_hand", "ratio engine / hand"),
-                       ("ratio_engine_noaug_vs_hand", "ratio engine-noaug / hand")]:
-        s = report[key]
-        print(f"  {label:28s} {s['median']:7.3f}x       [{s['min']:.3f}-{s['max']:.3f}]")
-    s = report["matmul_gflops"]
-    print(f"  {'fp32 matmul 2048^3':28s} {s['median']:7.1f} GFLOP/s [{s['min']:.1f}-{s['max']:.1f}]")
-    s = report["mfu"]
-    print(f"  {'MFU (3x fwd FLOPs)':28s} {s['median']:7.1%}       [{s['min']:.1%}-{s['max']:.1%}]"
-          f"  ({per_image / 1e9:.3f} GFLOP per training image)")
+          f"(median [min-max]), OMP_WAIT_POLICY={report['omp_wait_policy']}")
+    for clock_name, unit in (("wall", "per wall-clock second"), ("cpu", "per CPU-second of this process")):
+        print(f"{unit}:")
+        print_block(report[clock_name], per_image)
     return 0
 
 
