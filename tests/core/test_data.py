@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import os
 import struct
 from pathlib import Path
 
@@ -94,6 +95,17 @@ def test_empty_dataset_is_an_error(tmp_path):
     make_idx_dataset(tmp_path / "mnist", n_train=0)
     with pytest.raises(UserInputError, match="empty"):
         data.load_dataset("mnist", data_dir=tmp_path, download=False)
+
+
+def test_cifar_absent_offline_says_what_is_missing_and_where(tmp_path):
+    with pytest.raises(UserInputError) as err:
+        data.load_dataset("cifar10", data_dir=tmp_path, download=False)
+    assert str(tmp_path) in str(err.value) and "cifar-10-python.tar.gz" in str(err.value)
+
+
+def test_the_default_data_directory_is_per_user():
+    # conftest points XDG_DATA_HOME into a sandbox: the default must follow it (platformdirs).
+    assert str(data.default_data_dir()).startswith(os.environ["XDG_DATA_HOME"])
 
 
 def test_unknown_dataset_lists_the_valid_names():

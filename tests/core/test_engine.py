@@ -110,6 +110,13 @@ def test_training_on_a_photo_folder_records_how_to_preprocess_new_photos(tmp_pat
     assert card["preprocessing"]["input_size"] == [3, 8, 8]
 
 
+def test_imagenet_style_nets_train_with_random_resized_crops():
+    run = TrainingRun(tiny(arch="resnet18", epochs=1, subset=64))
+    events = list(run.events())
+    assert any("augmentation resized-crop + flip" in note for note in events[0].notes)
+    assert events[-1].status == "completed" and events[-1].epochs_done == {"resnet18": 1}
+
+
 def test_it_learns_the_synthetic_data():
     result = train(TrainConfig("resnet20", "synthetic", epochs=3, subset=1024, batch_size=64, threads=1,
                                save=False))
