@@ -31,6 +31,8 @@ def style_plot(plot: pg.PlotItem, *, left: str = "", bottom: str = "") -> None:
         axis.setTextPen(pg.mkPen("#333333"))
         if text:
             axis.setLabel(text)
+    # Stage names at the first block would otherwise be hidden for touching the axis' left end.
+    plot.getAxis("bottom").setStyle(hideOverlappingLabels=False)
     plot.showGrid(x=False, y=True, alpha=GRID_ALPHA)
 
 

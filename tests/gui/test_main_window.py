@@ -163,7 +163,7 @@ def test_compare_with_a_second_model(qtbot, window, images, plain20):
     window.residuals.compare_requested.emit(plain20)
     qtbot.waitUntil(lambda: window.explorer.compare_analysis is not None, timeout=WAIT)
     assert window.explorer.compare_info.arch == "plain20"
-    assert "plain20" in window.residuals.ratio_plot.titleLabel.text
+    assert "plain20" in window.residuals.key.text() and window.residuals.key.isVisibleTo(window.residuals)
     bars = [i for i in window.residuals.ratio_plot.items if type(i).__name__ == "BarGraphItem"]
     assert len(bars) == 2
 

@@ -99,7 +99,10 @@ class ResidualsView(QWidget):
         left = QWidget()
         ll = QVBoxLayout(left)
         ll.setContentsMargins(0, 0, 0, 0)
+        self.key = QLabel()
+        self.key.hide()
         ll.addLayout(bar)
+        ll.addWidget(self.key)
         ll.addWidget(self.plots, 1)
         ll.addWidget(self.readout)
         split = QSplitter(Qt.Orientation.Horizontal)
@@ -313,17 +316,21 @@ class ResidualsView(QWidget):
                 self.ratio_plot.addItem(label)
 
     def _titles(self) -> None:
-        """Plot titles; with a second model they carry the colour key (a legend box would hide bars)."""
-        ratio = tr("Size of each residual branch: ||F(x)|| / ||x||")
-        std = tr("Std of each 3x3 layer's response, after BN and before the addition (Fig. 7)")
-        key = ""
-        if self.explorer.compare_analysis is not None:
-            key = "&nbsp;&nbsp;&nbsp;" + "&nbsp;&nbsp;".join(
-                f"<span style='color:{c}'>■</span>&nbsp;{info.title if info else ''}"
-                for c, info in ((plotting.PRIMARY, self.explorer.info),
-                                (plotting.SECONDARY, self.explorer.compare_info)))
-        self.ratio_plot.setTitle(ratio + key)
-        self.std_plot.setTitle(std + key)
+        """Plot titles, and the colour key when a second model is overlaid.
+
+        The key lives in a label above the plots: model names in a plot title would widen the plot
+        past its pane, and a legend box would hide bars.
+        """
+        self.ratio_plot.setTitle(tr("Size of each residual branch: ||F(x)|| / ||x||"))
+        self.std_plot.setTitle(tr("Response std of each 3x3 layer (Fig. 7)"))
+        if self.explorer.compare_analysis is None:
+            self.key.hide()
+            return
+        self.key.setText("&nbsp;&nbsp;&nbsp;".join(
+            f"<span style='color:{c}; font-size: 14pt'>■</span>&nbsp;{info.title if info else ''}"
+            for c, info in ((plotting.PRIMARY, self.explorer.info),
+                            (plotting.SECONDARY, self.explorer.compare_info))))
+        self.key.show()
 
     def _redraw_top(self, *_args: object) -> None:
         main, intact = self.explorer.analysis, self.explorer.intact
@@ -367,8 +374,9 @@ class ResidualsView(QWidget):
         self.ratio_plot.setToolTip(tr("For each block, how large the residual branch F(x) is compared with "
                                       "its input x: small bars mean the block only nudges its input, as "
                                       "the paper predicts for deep ResNets."))
-        self.std_plot.setToolTip(tr("The standard deviation of every 3x3 layer's response for this image: "
-                                    "the paper's Fig. 7 shows ResNets respond more weakly than plain nets."))
+        self.std_plot.setToolTip(tr("The standard deviation of every 3x3 layer's response (after its BN, "
+                                    "before the addition) for this image: the paper's Fig. 7 shows ResNets "
+                                    "respond more weakly than plain nets."))
         self.tree.setToolTip(tr("Tick a block to remove it: its output becomes its shortcut alone."))
         self.compare.setToolTip(tr("Overlay a second model (e.g. plain vs residual, 20 vs 56 layers)."))
         self.lesion_box.setTitle(tr("Block lesion: switch residual blocks off"))
