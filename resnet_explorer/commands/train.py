@@ -21,7 +21,7 @@ from typing import Any
 OVERRIDES = ("epochs", "batch_size", "lr", "momentum", "weight_decay", "schedule", "warmup_iters",
              "warmup_lr", "label_smoothing", "augment", "seed", "subset", "data_dir", "image_size",
              "shortcut", "variant", "nesterov", "zero_init_residual", "device", "threads", "eval_batch_size",
-             "val_fraction")
+             "val_fraction", "cpu_bf16")
 
 
 def _floats(text: str) -> tuple[float, ...]:
@@ -70,6 +70,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--nesterov", action="store_true", default=None, help="Nesterov momentum")
     p.add_argument("--zero-init-residual", action="store_true", default=None,
                    help="start every residual branch at zero (its last BN's weight; Goyal et al. 2017)")
+    p.add_argument("--cpu-bf16", action="store_true", default=None,
+                   help="CPU: bf16 autocast, about 1.6x faster on CPUs with AVX512-BF16/AMX, slower without")
     p.add_argument("--out", help="run directory (default runs/<dataset>-<arch>)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     p.add_argument("--overwrite", action="store_true", help="start again even if --out holds a run")

@@ -50,7 +50,7 @@ def evaluate_split(model: nn.Module, split: Split, mean: torch.Tensor, std: torc
             if channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             y = split.labels[start:start + batch_size]
-            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
+            with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=amp):
                 logits = model(x).float()
             top = logits.topk(min(5, logits.shape[1]), dim=1).indices
             loss_sum += float(F.cross_entropy(logits, y, reduction="sum"))

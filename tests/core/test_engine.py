@@ -117,6 +117,12 @@ def test_imagenet_style_nets_train_with_random_resized_crops():
     assert events[-1].status == "completed" and events[-1].epochs_done == {"resnet18": 1}
 
 
+def test_cpu_bf16_autocast_trains():
+    events = list(TrainingRun(tiny(epochs=1, cpu_bf16=True)).events())
+    assert any("bf16 autocast" in note for note in events[0].notes)
+    assert events[-1].status == "completed" and 0 <= events[-1].history["resnet20"][0]["test_error"] <= 1
+
+
 def test_it_learns_the_synthetic_data():
     result = train(TrainConfig("resnet20", "synthetic", epochs=3, subset=1024, batch_size=64, threads=1,
                                save=False))
