@@ -71,7 +71,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--zero-init-residual", action="store_true", default=None,
                    help="start every residual branch at zero (its last BN's weight; Goyal et al. 2017)")
     p.add_argument("--cpu-bf16", action="store_true", default=None,
-                   help="CPU: bf16 autocast, about 1.6x faster on CPUs with AVX512-BF16/AMX, slower without")
+                   help="experimental CPU bf16 autocast: 1.6x faster with 1 thread on an AVX512-BF16 CPU, "
+                        "but 6x slower with 2 threads there; measure first")
     p.add_argument("--out", help="run directory (default runs/<dataset>-<arch>)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     p.add_argument("--overwrite", action="store_true", help="start again even if --out holds a run")

@@ -104,8 +104,8 @@ class TrainConfig:
     threads: int | None = None          # CPU intra-op threads, set in the training thread (None: as is)
     channels_last: bool = True          # faster convolutions on CPU (oneDNN) and on CUDA tensor cores
     amp: bool = True                    # CUDA only: bf16 autocast where supported
-    cpu_bf16: bool = False              # CPU: bf16 autocast (about 1.6x faster where the CPU has AVX512-BF16
-    #                                     or AMX; slower on CPUs without native bf16)
+    cpu_bf16: bool = False              # experimental CPU bf16 autocast: 1.6x faster with 1 thread on an
+    #                                     AVX512-BF16 CPU, 6x slower with 2 threads there (oneDNN backward)
     eval_batch_size: int = 1000
     events_per_second: float = 15.0     # IterationEvent throttle, per model
     tensorboard: bool = True            # only when the tensorboard package is importable
