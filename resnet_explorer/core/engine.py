@@ -39,6 +39,7 @@ import math
 import os
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -520,7 +521,9 @@ class TrainingRun:
         if self._dist.enabled:
             ids = [self.device.index] if self.device.type == "cuda" else None
             # BN statistics are averaged at each epoch's end instead of broadcast from rank 0 every step.
-            net = nn.parallel.DistributedDataParallel(model, device_ids=ids, broadcast_buffers=False)
+            with warnings.catch_warnings():  # the replacement option does not exist yet (torch 2.14)
+                warnings.filterwarnings("ignore", "`broadcast_buffers` is deprecated", FutureWarning)
+                net = nn.parallel.DistributedDataParallel(model, device_ids=ids, broadcast_buffers=False)
         optimizer = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
                                     weight_decay=cfg.weight_decay, nesterov=cfg.nesterov)
         run_dir = None if out is None else out / name
@@ -816,6 +819,8 @@ class TrainingRun:
 
     # -- the end ----------------------------------------------------------------------------------------
     def _finished(self, status: str, message: str, members: list[_Member], out: Path | None) -> RunFinished:
+        # Every rank waits for rank 0's last checkpoint: tearing the group down under it aborts gloo.
+        self._dist.barrier()
         files = {m.name: str(m.model_file) for m in members
                  if m.model_file is not None and m.model_file.is_file()}
         return RunFinished(status=status, message=message, out_dir=None if out is None else str(out),
