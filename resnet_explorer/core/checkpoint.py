@@ -66,6 +66,8 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Any], None], mode: st
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        # mkstemp makes the file private (0600); give it the permissions a plain open() would.
+        os.fchmod(fd, 0o666 & ~_current_umask())
         with os.fdopen(fd, mode) as f:
             write(f)
             f.flush()
@@ -80,6 +82,12 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Any], None], mode: st
             with contextlib.suppress(OSError):
                 os.unlink(tmp_name)
     return path
+
+
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _fsync_dir(directory: Path) -> None:

@@ -90,10 +90,14 @@ class ResidualBlockBase(nn.Module):
 
     expansion = 1
 
-    def __init__(self, downsample: nn.Module | None, residual: bool) -> None:
+    def __init__(self, in_planes: int, planes: int, stride: int, shortcut: ShortcutOption,
+                 residual: bool) -> None:
         super().__init__()
+        self.in_planes, self.out_planes, self.stride = in_planes, planes * self.expansion, stride
         self.residual = residual
-        self.downsample = downsample
+        # A plain block has no shortcut at all, not even an identity.
+        self.downsample = (make_shortcut(shortcut, in_planes, self.out_planes, stride)
+                           if residual else None)
         self.relu = nn.ReLU(inplace=True)
         # Hook points: a forward hook on these sees F(x) and the shortcut alone, before the addition.
         self.branch_out = nn.Identity()
@@ -141,10 +145,7 @@ class BasicBlock(ResidualBlockBase):
         residual: bool = True,
         variant: BottleneckVariant = "torchvision",
     ) -> None:
-        out_planes = planes * self.expansion
-        downsample = make_shortcut(shortcut, in_planes, out_planes, stride) if residual else None
-        super().__init__(downsample, residual)
-        self.in_planes, self.out_planes, self.stride = in_planes, out_planes, stride
+        super().__init__(in_planes, planes, stride, shortcut, residual)
         self.conv1 = conv3x3(in_planes, planes, stride)
         self.bn1 = nn.BatchNorm2d(planes)
         self.conv2 = conv3x3(planes, planes)
@@ -186,17 +187,14 @@ class Bottleneck(ResidualBlockBase):
         residual: bool = True,
         variant: BottleneckVariant = "torchvision",
     ) -> None:
-        out_planes = planes * self.expansion
-        downsample = make_shortcut(shortcut, in_planes, out_planes, stride) if residual else None
-        super().__init__(downsample, residual)
-        self.in_planes, self.out_planes, self.stride = in_planes, out_planes, stride
+        super().__init__(in_planes, planes, stride, shortcut, residual)
         stride_1x1, stride_3x3 = (stride, 1) if variant == "paper" else (1, stride)
         self.conv1 = conv1x1(in_planes, planes, stride_1x1)
         self.bn1 = nn.BatchNorm2d(planes)
         self.conv2 = conv3x3(planes, planes, stride_3x3)
         self.bn2 = nn.BatchNorm2d(planes)
-        self.conv3 = conv1x1(planes, out_planes)
-        self.bn3 = nn.BatchNorm2d(out_planes)
+        self.conv3 = conv1x1(planes, self.out_planes)
+        self.bn3 = nn.BatchNorm2d(self.out_planes)
 
     def branch(self, x: torch.Tensor) -> torch.Tensor:
         out = self.relu(self.bn1(self.conv1(x)))

@@ -55,3 +55,12 @@ def test_directory_and_missing_file(tmp_path):
         ck.read_model(tmp_path)
     with pytest.raises(UserInputError, match="no such file"):
         ck.read_model(tmp_path / "nope.safetensors")
+
+
+def test_written_files_get_ordinary_permissions_not_private_temp_ones(tmp_path):
+    old = os.umask(0o022)
+    try:
+        path = ck.atomic_write_json(tmp_path / "card.json", {"a": 1})
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o644

@@ -1,0 +1,144 @@
+"""Turn finished training runs into the bundled models and the recorded Figure 6 run.
+
+    python scripts/make_bundled_models.py --model RUN_DIR/resnet20=resnet20-fashion-mnist \\
+        --figure6 FIG6_RUN_DIR [--model FIG6_RUN_DIR/plain20=plain20-fashion-mnist ...]
+
+For each ``--model RUN_MODEL_DIR=ID`` it copies ``model.safetensors`` to ``assets/models/ID.safetensors``
+with an extended model card (embedded, and as ``ID.json`` beside it) that records: arch, dataset, the
+exact training command, epochs, wall time and hardware, final train and test error, and the per-class test
+accuracy, all measured here on the full 10k test set (not copied from the training log).
+
+With ``--figure6`` it copies each model's ``metrics.csv`` of a compare-mode run to
+``assets/runs/figure6/<arch>/metrics.csv`` and renders ``docs/figure6.png`` with the project's own
+plotting code (``resnet_explorer.core.recorded_runs.render_png``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import platform
+import shutil
+from pathlib import Path
+
+import torch
+
+from resnet_explorer.core.checkpoint import atomic_write_json, read_model, save_tensors
+from resnet_explorer.core.data import load_dataset, normalize
+from resnet_explorer.core.evaluation import evaluate
+from resnet_explorer.core.recorded_runs import load_recorded_run, render_png
+from resnet_explorer.core.zoo import load_model
+
+ROOT = Path(__file__).resolve().parent.parent
+MODELS = ROOT / "assets" / "models"
+RUNS = ROOT / "assets" / "runs"
+
+
+def hardware() -> str:
+    """A short description of the machine the run trained on (this one)."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, CPU only, torch {torch.__version__}"
+
+
+@torch.inference_mode()
+def per_class_accuracy(model_path: Path, dataset: str) -> tuple[dict[str, float], float, int]:
+    """Top-1 accuracy of each class on the dataset's full test split, and overall."""
+    loaded = load_model(str(model_path), device="cpu")
+    prep = loaded.card["preprocessing"]
+    bundle = load_dataset(dataset, download=False)
+    c = prep["input_size"][0]
+    mean = torch.tensor(prep["mean"]).view(1, c, 1, 1)
+    std = torch.tensor(prep["std"]).view(1, c, 1, 1)
+    preds = []
+    for i in range(0, len(bundle.test.labels), 1000):
+        x = normalize(bundle.test.images[i : i + 1000], mean, std)
+        preds.append(loaded.model(x).argmax(1))
+    pred = torch.cat(preds)
+    labels = bundle.test.labels
+    per_class = {}
+    for k, name in enumerate(loaded.class_names):
+        mask = labels == k
+        per_class[name] = round(float((pred[mask] == k).float().mean()), 4)
+    return per_class, float((pred == labels).float().mean()), len(labels)
+
+
+def last_metrics(run_model_dir: Path) -> dict[str, str]:
+    with open(run_model_dir / "metrics.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    return rows[-1] | {"epochs_run": str(len(rows))}
+
+
+def bundle_model(run_model_dir: Path, model_id: str) -> dict:
+    """Copy one trained model into assets/models with its measured card; returns the card."""
+    source = run_model_dir / "model.safetensors"
+    tensors, card = read_model(source)
+    if card is None:
+        raise SystemExit(f"{source}: no model card")
+    config = json.loads((run_model_dir.parent / "config.json").read_text())
+    dataset = card.get("dataset", "fashion-mnist")
+    per_class, _, n = per_class_accuracy(source, dataset)
+    # The headline number comes from the same code path as `resnet-explorer evaluate`, so the
+    # command reproduces the card exactly.
+    top1 = evaluate(str(source), dataset, device="cpu", download=False)["top1"]
+    last = last_metrics(run_model_dir)
+    card = {
+        **card,
+        "id": model_id,
+        "arch": card["model"]["arch"],
+        "command": config.get("command") or card.get("command"),
+        "epochs": int(last["epochs_run"]),
+        "wall_time_s": round(float(last["elapsed_s"]), 1),
+        "hardware": hardware(),
+        "final_train_error": round(float(last["train_error"]), 4),
+        "final_test_error": round(1.0 - top1, 4),
+        "test_top1": round(top1, 4),
+        "test_n": n,
+        "per_class_test_accuracy": per_class,
+        "training_subset": config.get("subset"),
+    }
+    MODELS.mkdir(parents=True, exist_ok=True)
+    save_tensors(MODELS / f"{model_id}.safetensors", tensors, {"resnet_explorer": json.dumps(card)})
+    atomic_write_json(MODELS / f"{model_id}.json", card)
+    print(f"{model_id}: test top-1 {top1:.4f} on {n} images, train error {card['final_train_error']}")
+    return card
+
+
+def record_figure6(run_dir: Path) -> None:
+    """Copy a compare-mode run's curves into assets/runs/figure6 and render docs/figure6.png."""
+    target = RUNS / "figure6"
+    if target.exists():
+        shutil.rmtree(target)
+    for metrics in sorted(run_dir.glob("*/metrics.csv")):
+        dest = target / metrics.parent.name / "metrics.csv"
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(metrics, dest)
+    config = run_dir / "config.json"
+    if config.is_file():
+        shutil.copyfile(config, target / "config.json")
+    png = render_png(load_recorded_run("figure6"), ROOT / "docs" / "figure6.png")
+    print(f"recorded {target} and rendered {png}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", action="append", default=[], metavar="RUN_MODEL_DIR=ID")
+    parser.add_argument("--figure6", type=Path, default=None, metavar="COMPARE_RUN_DIR")
+    args = parser.parse_args()
+    for spec in args.model:
+        path, _, model_id = spec.partition("=")
+        bundle_model(Path(path), model_id)
+    if args.figure6:
+        record_figure6(args.figure6)
+
+
+if __name__ == "__main__":
+    main()
