@@ -13,21 +13,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .data import Split, load_dataset, normalize
+from .devices import resolve_device  # noqa: F401  (re-exported: callers import it from here)
 from .errors import UserInputError
-
-
-def resolve_device(spec: str | torch.device = "auto") -> torch.device:
-    """``"auto"`` is CUDA when present, else CPU; ``"cuda"`` without CUDA is a clear error."""
-    spec = str(spec).lower()
-    if spec == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(spec)
-    except RuntimeError:
-        raise UserInputError(f"unknown device {spec!r}; use auto, cpu or cuda") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise UserInputError("--device cuda was asked for, but torch sees no CUDA GPU here")
-    return device
 
 
 @torch.inference_mode()

@@ -29,6 +29,7 @@ from PIL import Image
 
 from . import checkpoint
 from . import weights as W
+from .devices import resolve_device  # noqa: F401  (re-exported: callers import it from here)
 from .errors import UserInputError
 from .images import to_rgb_or_l
 from .resnet import ARCHS, ResNet, build_model
@@ -172,19 +173,6 @@ class LoadedModel:
     @property
     def num_params(self) -> int:
         return sum(p.numel() for p in self.model.parameters())
-
-
-def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """``auto`` -> CUDA when available, else CPU; asking for an absent CUDA is a clear error."""
-    name = str(device).lower()
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise UserInputError("--device cuda was asked for, but no CUDA GPU is available; use --device cpu")
-    try:
-        return torch.device(name)
-    except RuntimeError:
-        raise UserInputError(f"unknown device {device!r}; use auto, cpu or cuda") from None
 
 
 def wrap_model(model: ResNet, *, model_id: str = "custom", class_names: Sequence[str] | None = None,
