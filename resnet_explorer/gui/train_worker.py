@@ -1,4 +1,4 @@
-"""The training worker: runs the engine's event generator in a QThread and reports through signals.
+"""The training worker: relays the engine's events (from a child process by default) as Qt signals.
 
 Pattern (see DESIGN.md): a ``QObject`` without parent, moved to a ``QThread`` without parent; the GUI
 connects the worker's signals to bound methods of GUI objects (queued across threads) and controls it
@@ -216,12 +216,17 @@ class TrainWorker(QObject):
         return {"kind": "RunFinished", "status": status, "message": "", "model_files": {}}
 
     def _make_run(self) -> Any:
-        """Create the engine's run here, in the worker thread (building datasets can take a while)."""
+        """Create the run here, in the worker thread.
+
+        By default the engine trains in a child process (:class:`ProcessRun`): a training *thread*
+        would share the interpreter lock with the GUI and stall its event loop by up to a quarter of a
+        second at a time; this thread only relays the child's events as signals.
+        """
         factory = self._run_factory
         if factory is None:
-            from resnet_explorer.core.engine import TrainingRun
+            from resnet_explorer.core.train_process import ProcessRun
 
-            factory = TrainingRun
+            factory = ProcessRun
         run = factory(self._config)
         with self._lock:
             if self._stop_requested:
