@@ -1,27 +1,38 @@
 """How long does the GUI's event loop stall while the Train tab trains? (a benchmark, not a test)
 
 A 10 ms ``QTimer`` ticks in the GUI thread; every gap between ticks beyond 10 ms is time the event loop
-could not run (a frozen window, to the user). The script measures the gaps first with the tab idle, then
-while the tab trains on synthetic data through the real engine and worker thread, and prints the longest
-stall, the 99th percentile and their ratio to idle. The design goal is a longest stall under 100 ms.
+could not run (a frozen window, to the user). The Train tab trains on synthetic data through the real
+engine (in its child process) and worker thread; rounds alternate between the tab paused (idle, the
+reference) and training, and each window's longest stall and 99th percentile are recorded. Goal
+(issue 7): longest stall while training <= 50 ms.
 
-    python bench/bench_gui_stall.py [--seconds 15] [--arch resnet20] [--offscreen]
+    python bench/bench_gui_stall.py [--seconds 5] [--rounds 3] [--arch resnet20] [--offscreen] [--json PATH]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import ratio_figure, write_json  # noqa: E402
+
+GOAL_MS = 50.0  # issue 7 (issue 6 asked for < 100 ms)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=15.0, help="measuring time per phase")
+    parser.add_argument("--seconds", type=float, default=5.0, help="measuring time per window")
     parser.add_argument("--arch", default="resnet20", help="arch, or several comma-separated")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--offscreen", action="store_true", help="no window (QT_QPA_PLATFORM=offscreen)")
+    parser.add_argument("--rounds", type=int, default=3, help="idle/training window pairs")
+    parser.add_argument("--json", default=None, metavar="PATH", help="also write the figure as JSON")
     return parser.parse_args(argv)
 
 
@@ -63,6 +74,18 @@ def summary(stalls: list[float]) -> tuple[float, float]:
     return ordered[-1] * 1000, ordered[int(0.99 * (len(ordered) - 1))] * 1000
 
 
+def wait_for_points(tab, timeout_s: float = 180.0) -> None:
+    """Run the event loop until the first curve point arrived (the child process has started)."""
+    from PySide6.QtCore import QCoreApplication
+
+    deadline = time.monotonic() + timeout_s
+    while not any(len(m.loss) for m in tab.plots.models.values()):
+        if time.monotonic() > deadline:
+            raise SystemExit("no training progress within the time limit")
+        QCoreApplication.processEvents()
+        time.sleep(0.01)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.offscreen:
@@ -76,23 +99,42 @@ def main(argv: list[str] | None = None) -> int:
     tab.resize(1400, 850)
     tab.show()
     meter = StallMeter()
-    idle_max, idle_p99 = summary(meter.measure(args.seconds))
+    meter.measure(1.0)  # the first paints of a new window are not what we measure
 
     archs = [a.strip() for a in args.arch.split(",") if a.strip()]
     tab.configure(archs=archs, dataset="synthetic", epochs=1000, batch_size=args.batch_size)
     tab.start_training()
-    meter.measure(1.0)  # model building and the first batches are not what we measure
-    train_max, train_p99 = summary(meter.measure(args.seconds))
+    wait_for_points(tab)
+    # Rounds alternate: the paused tab (same window, same curves) is the idle reference.
+    idle: list[tuple[float, float]] = []
+    training: list[tuple[float, float]] = []
+    for _ in range(args.rounds):
+        tab.toggle_pause()
+        meter.measure(1.0)  # the step in flight ends
+        idle.append(summary(meter.measure(args.seconds)))
+        tab.toggle_pause()
+        meter.measure(0.5)
+        training.append(summary(meter.measure(args.seconds)))
     points = sum(len(m.loss) for m in tab.plots.models.values())
     tab.shutdown()
 
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    print(f"cores available: {cores}")
-    print(f"idle:     longest stall {idle_max:6.1f} ms   p99 {idle_p99:5.1f} ms")
-    print(f"training: longest stall {train_max:6.1f} ms   p99 {train_p99:5.1f} ms   ({args.arch}, "
-          f"{points} curve points received)")
-    print(f"ratio training/idle (longest stall): {train_max / max(idle_max, 0.1):.1f}x")
-    print("goal: longest stall while training < 100 ms:", "met" if train_max < 100 else "NOT met")
+    print(f"cores available: {cores}; {args.rounds} rounds of {args.seconds:.0f} s each, idle (paused) "
+          f"and training alternating; {args.arch}, {points} curve points received")
+    for name, rows in (("idle", idle), ("training", training)):
+        longest = [r[0] for r in rows]
+        print(f"{name + ':':10s} longest stall per round {', '.join(f'{v:.1f}' for v in longest)} ms   "
+              f"p99 {statistics.median(r[1] for r in rows):5.1f} ms")
+    worst = max(r[0] for r in training)
+    verdict = "met" if worst <= GOAL_MS else "NOT met"
+    print(f"goal: longest stall while training <= {GOAL_MS:.0f} ms: {verdict} (worst round {worst:.1f} ms)")
+    if args.json:
+        figure = ratio_figure(
+            "stall_while_training", "longest event-loop stall while training (10 ms QTimer)",
+            "the same tab paused (idle)", [r[0] for r in training], [r[0] for r in idle], unit="ms",
+            goal=GOAL_MS, goal_on="ours", arch=args.arch, p99_ms=statistics.median(r[1] for r in training),
+            worst_round_ms=worst)
+        write_json([figure], args.json)
     return 0
 
 

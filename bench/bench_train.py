@@ -1,6 +1,6 @@
 """Training throughput: the engine vs a minimal hand-written SGD loop, and model-FLOPs utilisation.
 
-    python bench/bench_train.py [--threads 2] [--rounds 5] [--steps 40] [--json]
+    python bench/bench_train.py [--threads 2] [--rounds 5] [--steps 40] [--json PATH]
 
 In one process, interleaved round by round (so both see the same machine load):
 
@@ -20,7 +20,6 @@ float32 matmul measured in the same run with the same thread count.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -35,11 +34,13 @@ import torch.nn.functional as F  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.common import Figure, ratio_figure, write_json  # noqa: E402
 from resnet_explorer.core import data as data_mod  # noqa: E402
 from resnet_explorer.core.engine import EpochEvent, IterationEvent, TrainConfig, TrainingRun  # noqa: E402
 from resnet_explorer.core.resnet import build_model  # noqa: E402
 
 BATCH = 128
+GOAL_TRAIN = 0.98  # issue 7: engine images/s >= 0.98x the hand loop
 
 
 def load_images(n: int) -> tuple[data_mod.DatasetBundle, str]:
@@ -158,12 +159,29 @@ def summarize(values: list[float]) -> dict[str, float]:
     return {"median": statistics.median(values), "min": min(values), "max": max(values)}
 
 
+def figures(wall: dict[str, list[float]], cpu: dict[str, list[float]], per_image: float,
+            report: dict) -> list[Figure]:
+    """The suite's two rows: engine vs hand loop (wall clock), and MFU against the matmul."""
+    notes = {k: report[k] for k in ("data", "threads", "batch", "steps", "omp_wait_policy")}
+    cpu_ratio = report["cpu"]["ratio_engine_vs_hand"]["median"]
+    throughput = ratio_figure(
+        "train_vs_hand", f"training images/s, resnet20, batch {BATCH} (paper recipe incl. crop+flip)",
+        "a minimal hand-written SGD loop on the same tensors", wall["engine"], wall["hand"],
+        unit="img/s", goal=GOAL_TRAIN, better="higher", ratio_per_cpu_second=cpu_ratio, **notes)
+    mfu = ratio_figure(
+        "train_mfu", "training model-FLOPs utilisation on CPU (3x forward FLOPs x images/s)",
+        "large float32 matmul FLOP/s (2048^3), same threads", [e * per_image / 1e9 for e in wall["engine"]],
+        [m / 1e9 for m in wall["matmul"]], unit="GFLOP/s", goal=None, better="higher",
+        gflop_per_image=per_image / 1e9, **notes)
+    return [throughput, mfu]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--steps", type=int, default=40, help="training steps per measured epoch")
-    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--json", default=None, metavar="PATH", help="also write the figures as JSON")
     args = parser.parse_args()
 
     bundle, source = load_images(args.steps * BATCH)
@@ -197,8 +215,7 @@ def main() -> int:
             "mfu": summarize(ratios([e * per_image for e in rates["engine"]], rates["matmul"])),
         }
     if args.json:
-        print(json.dumps(report, indent=2))
-        return 0
+        write_json(figures(wall, cpu, per_image, report), args.json)
     print(f"resnet20, batch {BATCH}, {args.threads} threads, {source}, {args.rounds} rounds "
           f"(median [min-max]), OMP_WAIT_POLICY={report['omp_wait_policy']}")
     for clock_name, unit in (("wall", "per wall-clock second"), ("cpu", "per CPU-second of this process")):
