@@ -5,6 +5,8 @@ from __future__ import annotations
 import ast
 import errno
 import json
+import os
+import signal
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -93,6 +95,20 @@ def test_shutdown_mid_training_stops_the_thread_and_keeps_a_checkpoint(qtbot, ta
     assert not train_tab._ORPHANS
     assert list((tmp_path / "out").glob("*/resnet20/model.safetensors"))
     assert tab.start_button.isEnabled()
+
+
+def test_a_killed_training_process_is_one_line_and_the_window_lives_on(qtbot, tab):
+    tab.start_training()
+    qtbot.waitUntil(lambda: curve_points(tab) >= 1, timeout=LONG)
+    pid = tab._worker._run.pid
+    assert pid is not None and pid != os.getpid()  # training runs in a child process
+
+    with qtbot.waitSignal(tab.running_changed, timeout=LONG, check_params_cb=lambda running: not running):
+        os.kill(pid, signal.SIGKILL)
+
+    text = tab.message.text()
+    assert "killed" in text and "resume" in text and "\n" not in text
+    assert tab.start_button.isEnabled() and tab.dataset.isEnabled()
 
 
 def test_missing_dataset_is_a_message_not_a_traceback(qtbot, tab, tmp_path):
