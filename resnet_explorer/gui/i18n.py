@@ -110,3 +110,9 @@ def set_language(code: str) -> None:
 def reload_tables() -> None:
     """Forget the loaded tables so that edited translation files are read again."""
     _tables.clear()
+
+
+def class_label(name: str) -> str:
+    """A class name in the current language: the datasets' classes have translations
+    (``assets/i18n/ko_classes.json``); the others (ImageNet's 1000, a folder's) stay as they are."""
+    return tr(name)

@@ -53,6 +53,7 @@ def test_every_interface_string_has_a_korean_translation():
 def test_switch_to_korean_and_back_without_restart(qtbot, window, images):
     window.open_paths([images["shoe"]])
     qtbot.waitUntil(lambda: len(window.predict.bars.rows()) == 5, timeout=30000)
+    english_top5 = [name for _, name, _ in window.predict.bars.rows()]
     tab_texts = [window.tabs.tabText(i) for i in range(window.tabs.count())]
     assert tab_texts[:4] == ["Predict", "Feature maps", "Residuals", "Architecture"]
 
@@ -66,8 +67,13 @@ def test_switch_to_korean_and_back_without_restart(qtbot, window, images):
     assert "잔차" in window.help.text.toPlainText()
     assert window.residuals.restore.text() == "모든 블록 다시 켜기"
     assert window.language_actions["ko"].isChecked()
+    # The Fashion-MNIST classes are named in Korean too (the bundled model's top-5).
+    korean = [name for _, name, _ in window.predict.bars.rows()]
+    assert korean == [i18n.tr(name) for name in english_top5]
+    assert not set(korean) & set(english_top5) and all(name.strip() for name in korean)
 
     window.language_actions["en"].trigger()
+    assert [name for _, name, _ in window.predict.bars.rows()] == english_top5
     assert window.tabs.tabText(0) == "Predict"
     assert window.predict.top_box.title() == "Top-5 predictions"
     assert "residual learning" in window.help.text.toPlainText()

@@ -128,7 +128,7 @@ def test_lesion_a_block_recomputes_the_top5(qtbot, window, images):
     lesioned = window.explorer.analysis
     assert not np.allclose(lesioned.probs, intact.probs)
     assert lesioned.residual_ratio["layer2.1"] == 0.0
-    assert window.residuals.top.rows() == lesioned.top_k
+    assert window.residuals.top.rows() == [tuple(p) for p in lesioned.top_k]
     assert "1 block" in window.residuals.top_caption.text()
     assert window.predict.lesion_note.isVisibleTo(window.predict)
 

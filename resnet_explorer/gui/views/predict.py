@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..controller import Explorer
-from ..i18n import notifier, tr
+from ..i18n import class_label, notifier, tr
 from ..imaging import heatmap_rgba
 from ..jobs import AnalysisResult, OpenedImage
 from ..widgets.image_panel import ImagePanel
@@ -211,7 +211,7 @@ class PredictView(QWidget):
         self.cam_class.blockSignals(True)
         self.cam_class.clear()
         for index, name, prob in result.top_k:
-            self.cam_class.addItem(f"{name}  ({100 * prob:.1f}%)", index)
+            self.cam_class.addItem(f"{class_label(name)}  ({100 * prob:.1f}%)", index)
         if result.gradcam_class is not None:
             pos = self.cam_class.findData(result.gradcam_class)
             if pos < 0:  # a class picked earlier that is no longer in the top-5
@@ -230,7 +230,8 @@ class PredictView(QWidget):
             reference = {i: float(intact.probs[i]) for i, _, _ in result.top_k}
         self.bars.reference_label = tr("intact network")
         selected = result.gradcam_class if self.cam_toggle.isChecked() else None
-        self.bars.set_rows(result.top_k, selected=selected, reference=reference)
+        rows = [(index, class_label(name), prob) for index, name, prob in result.top_k]
+        self.bars.set_rows(rows, selected=selected, reference=reference)
         n = len(result.lesioned)
         self.lesion_note.setVisible(n > 0)
         note = (tr("1 block is switched off in the Residuals tab: these are the predictions of the "

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 
 from .. import plotting
 from ..controller import Explorer
-from ..i18n import notifier, tr
+from ..i18n import class_label, notifier, tr
 from ..jobs import AnalysisResult, ModelInfo, file_title
 from ..widgets.top_bars import TopBars
 from .features import stage_title
@@ -341,7 +341,7 @@ class ResidualsView(QWidget):
         if main.lesioned and intact is not None and intact.image_key == main.image_key:
             reference = {i: float(intact.probs[i]) for i, _, _ in main.top_k}
         self.top.reference_label = tr("intact network")
-        self.top.set_rows(main.top_k, reference=reference)
+        self.top.set_rows([(i, class_label(name), p) for i, name, p in main.top_k], reference=reference)
         n = len(main.lesioned)
         if n == 0:
             self.top_caption.setText(tr("Top-5 of the intact network"))
