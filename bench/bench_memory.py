@@ -12,8 +12,9 @@ after one warm-up call of each.
 * reference: torchvision's preprocessing + ``torchvision.models.resnet152`` forward under
   ``inference_mode``, softmax, top-5 (the same random weights as ours);
 * ours: ``analyze(loaded, image, gradcam=False)`` with every other probe (feature maps, residual
-  ratios, response stds); Grad-CAM's peak (it keeps one stage's activations for a backward) is
-  reported beside it.
+  ratios, response stds); Grad-CAM's peak (it keeps one stage's activations for a backward) and the
+  peak without feature maps (the maps are part of the result: float32 copies of the stem's and each
+  stage's output) are reported beside it.
 
 Goal (issue 7): <= 1.3x. Linux only (VmHWM and clear_refs).
 """
@@ -28,6 +29,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from statistics import median
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -98,7 +100,10 @@ def child(args: argparse.Namespace) -> None:
     def with_gradcam():
         return analyze(loaded, image, gradcam=True)
 
-    sides = {"ours": probes, "ref": reference, "gradcam": with_gradcam}
+    def without_maps():  # what the probes cost besides the feature maps they hand back
+        return analyze(loaded, image, gradcam=False, feature_maps=False)
+
+    sides = {"ours": probes, "ref": reference, "gradcam": with_gradcam, "no_maps": without_maps}
     for fn in sides.values():
         fn()  # warm-up: oneDNN primitives, first-touch of the weights
     out: dict[str, list[float]] = {k: [] for k in sides}
@@ -107,6 +112,7 @@ def child(args: argparse.Namespace) -> None:
         for name in order:
             out[name].append(added_peak_mb(sides[name]))
     out["weights_mb"] = sum(p.numel() * p.element_size() for p in ours_net.parameters()) / 2**20
+    out["maps_mb"] = sum(m.nbytes for m in probes().feature_maps.values()) / 2**20
     print(json.dumps(out))
 
 
@@ -133,14 +139,16 @@ def main(argv: list[str] | None = None) -> int:
     figure = ratio_figure(
         "analyze_peak_memory", f"peak memory added by analyze() on {args.arch} (all probes, no Grad-CAM)",
         "the bare torchvision forward (inference_mode)", mb["ours"], mb["ref"], unit="MB", goal=GOAL,
-        gradcam_mb=sorted(mb["gradcam"])[len(mb["gradcam"]) // 2], weights_mb=mb["weights_mb"])
+        gradcam_mb=median(mb["gradcam"]), no_maps_mb=median(mb["no_maps"]), maps_mb=mb["maps_mb"],
+        weights_mb=mb["weights_mb"])
     for name, label in (("ref", "bare forward"), ("ours", "analyze, all probes"),
-                        ("gradcam", "analyze + Grad-CAM")):
+                        ("gradcam", "analyze + Grad-CAM"), ("no_maps", "analyze, no feature maps")):
         values = ", ".join(f"{v:.0f}" for v in mb[name])
-        print(f"{label:22s} adds {sorted(mb[name])[len(mb[name]) // 2]:6.1f} MB at its peak   [{values}]")
+        print(f"{label:24s} adds {median(mb[name]):6.1f} MB at its peak   [{values}]")
     print(f"ratio analyze / bare forward: {figure.ratio:.2f}x (min {figure.ratio_min:.2f} .. max "
           f"{figure.ratio_max:.2f}); goal <= {GOAL}x: {'met' if figure.met else 'NOT met'}; "
-          f"the weights alone: {mb['weights_mb']:.0f} MB")
+          f"the weights alone: {mb['weights_mb']:.0f} MB; the feature maps analyze returns: "
+          f"{mb['maps_mb']:.1f} MB")
     if args.json:
         write_json([figure], args.json)
     return 0
