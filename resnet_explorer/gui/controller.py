@@ -151,7 +151,10 @@ class Explorer(QObject):
             self.message.emit("error", text)
         if not good:
             return
-        self.images = (self.images + good)[-MAX_IMAGES:]
+        # A file opened again replaces its old entry (re-read: it may have changed) instead of doubling it.
+        reopened = {o.source for o in good if o.source}
+        kept = [o for o in self.images if not (o.source and o.source in reopened)]
+        self.images = (kept + good)[-MAX_IMAGES:]
         self.images_changed.emit()
         self.current = None
         self.select_image(self.images.index(good[0]))

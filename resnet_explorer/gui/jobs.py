@@ -74,7 +74,7 @@ def file_title(path: str) -> str:
     return p.parent.name if p.stem == "model" and p.parent.name else p.stem
 
 
-@dataclass
+@dataclass(eq=False)  # identity: comparing fields would compare numpy arrays (an ambiguous truth value)
 class OpenedImage:
     """A decoded image with its small renderings; ``error`` is set instead when it could not be read."""
 

@@ -73,6 +73,23 @@ def test_wrong_drops_show_a_message_and_keep_the_result(qtbot, window, images):
     assert len(window.explorer.images) == 1
 
 
+def test_opening_the_same_file_again_shows_it_once_with_its_result(qtbot, window, images):
+    drop(window, images["shoe"], images["bag"])
+    qtbot.waitUntil(lambda: window.strip.count() == 2, timeout=WAIT)
+    wait_for_top5(qtbot, window)
+    window.explorer.select_image(1)
+    qtbot.waitUntil(lambda: window.explorer.current.label == "bag.jpg", timeout=WAIT)
+
+    window.open_paths([images["shoe"]])  # once crashed: dataclass equality compared numpy arrays
+
+    qtbot.waitUntil(lambda: window.explorer.current is not None
+                    and window.explorer.current.label == "shoe.png", timeout=WAIT)
+    qtbot.waitUntil(lambda: window.explorer.analysis is not None
+                    and window.explorer.analysis.image_key == window.explorer.current.key, timeout=WAIT)
+    assert [o.label for o in window.explorer.images] == ["bag.jpg", "shoe.png"]
+    assert window.strip.count() == 2 and len(window.predict.bars.rows()) == 5
+
+
 def test_several_images_become_a_strip(qtbot, window, images):
     drop(window, images["shoe"], images["bag"])
     qtbot.waitUntil(lambda: window.strip.count() == 2, timeout=WAIT)
