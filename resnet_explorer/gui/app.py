@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QApplication
 
 from . import i18n
 from .main_window import MainWindow, settings
+from .model_picker import accelerators
 
 SCREENSHOT_SIZE = (1360, 860)
 SCREENSHOT_TIMEOUT_S = 300  # a first ImageNet download on a slow link may take minutes
@@ -120,7 +121,7 @@ def _exit_when_shown(window: MainWindow) -> _ExitWhenShown | None:
 
 
 def wait_until_settled(window: MainWindow, timeout_s: float = SCREENSHOT_TIMEOUT_S) -> bool:
-    """Run the event loop until the models are listed and no job is left; False on timeout."""
+    """Run the event loop until the models and devices are listed and no job is left; False on timeout."""
     loop = QEventLoop()
     poll = QTimer()
     poll.setInterval(50)
@@ -129,7 +130,8 @@ def wait_until_settled(window: MainWindow, timeout_s: float = SCREENSHOT_TIMEOUT
     timed_out = []
 
     def check() -> None:
-        if window.startup_done() and not window.explorer.is_busy():
+        # The accelerators too: a screenshot shows every device in the pickers.
+        if window.startup_done() and not window.explorer.is_busy() and accelerators().ready:
             loop.quit()
 
     def expire() -> None:

@@ -44,6 +44,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from resnet_explorer.gui.model_picker import accelerators
 from resnet_explorer.gui.train_plots import CurvePlots
 from resnet_explorer.gui.train_worker import TrainWorker, finite, ui_thread_budget
 
@@ -316,8 +317,8 @@ class TrainTab(QWidget):
         self.lr.setValue(0.1)
         self._t(self.lr.setToolTip, "Learning rate of SGD with momentum 0.9 (the paper starts at 0.1).")
         self.device = QComboBox()
-        for key in _devices():
-            self.device.addItem(key, key)
+        self._fill_devices()
+        accelerators().changed.connect(self._fill_devices)
         self.out_dir = QLineEdit(str(_default_runs_dir()))
         self._t(self.out_dir.setToolTip, "Each run gets a time-stamped folder here, with one sub-folder "
                 "per network: model.safetensors and metrics.csv.")
@@ -664,6 +665,16 @@ class TrainTab(QWidget):
     # Status, controls, messages
     # ==============================================================================================
 
+    def _fill_devices(self) -> None:
+        """(Re)fill the device list, keeping the choice (accelerators arrive after the window shows)."""
+        current = self.device.currentData() or "auto"
+        self.device.blockSignals(True)
+        self.device.clear()
+        for key in _devices():
+            self.device.addItem(key, key)
+        self.device.setCurrentIndex(max(0, self.device.findData(current)))
+        self.device.blockSignals(False)
+
     def _update_controls(self) -> None:
         running = self.running
         for widget in (self.mode, self.family, self.kind, self.depth, self.compare_box, self.demo_button,
@@ -838,13 +849,12 @@ def _duration(seconds: float) -> str:
 
 
 def _devices() -> list[str]:
-    import torch
-
+    """Training devices: auto, cpu, and the accelerators found so far (one "cuda" for all GPUs)."""
     devices = ["auto", "cpu"]
-    if torch.cuda.is_available():
-        devices.append("cuda")
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        devices.append("mps")
+    for value, _ in accelerators().found:
+        kind = value.split(":")[0]
+        if kind not in devices:
+            devices.append(kind)
     return devices
 
 
