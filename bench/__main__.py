@@ -31,6 +31,8 @@ SCRIPTS: list[tuple[str, list[str], list[str], tuple[str, ...]]] = [
      ("analyze_vs_torchvision", "gradcam_vs_hand")),
     ("bench_gui_latency.py", ["--offscreen", "--rounds", "9"], ["--offscreen", "--rounds", "3"],
      ("drop_to_result",)),
+    ("bench_gui_latency.py", ["--offscreen", "--rounds", "9", "--model", "random:resnet50"],
+     ["--offscreen", "--rounds", "3", "--model", "random:resnet50"], ("drop_to_result_resnet50",)),
     ("bench_train.py", ["--threads", "2", "--rounds", "5"],
      ["--threads", "2", "--rounds", "2", "--steps", "15"], ("train_vs_hand", "train_mfu")),
     ("bench_gui_stall.py", ["--offscreen", "--rounds", "3", "--seconds", "5"],

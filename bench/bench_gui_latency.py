@@ -280,8 +280,9 @@ def main(argv: list[str] | None = None) -> int:
     ms = [1000 * o["total"] for o in ours]
     ref_ms = [1000 * r for r in ref]
     med = {k: 1000 * statistics.median(o[k] for o in ours) for k in ("total", "views", "idle", "analyze")}
+    key = "drop_to_result" if not args.model else f"drop_to_result_{info.arch}"
     figure = ratio_figure(
-        "drop_to_result", "drop-to-result in the GUI (decode, analyse, draw every view)",
+        key, f"drop-to-result in the GUI, {info.arch} (decode, analyse, draw every view)",
         "the bare analyze() call", ms, ref_ms, unit="ms", goal=GOAL, model=args.model or info.model_id,
         arch=info.arch, images=[p.name for p in images], threads=worker_threads(),
         platform=os.environ.get("QT_QPA_PLATFORM", ""), worker_analyze_ms=round(med["analyze"], 2),
