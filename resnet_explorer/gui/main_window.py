@@ -30,6 +30,7 @@ from .controller import Explorer
 from .i18n import tr
 from .inputs import MODEL_SUFFIXES, DropContents, read_mime
 from .jobs import ModelInfo, OpenedImage
+from .memory import freeze_long_lived
 from .model_picker import DevicePicker, ModelPicker
 from .views.architecture import ArchitectureView
 from .views.features import FeaturesView
@@ -83,6 +84,7 @@ class MainWindow(QMainWindow):
         self._startup_lesion: tuple[str, ...] = ()
         self._banner_kind = ""  # what the banner's action button does
         self._listed_once = False
+        self._frozen_once = False  # see gui/memory.py
         self._recent_images: list[str] = []
         self._recent_weights: list[str] = []
         self._build_views()
@@ -464,6 +466,10 @@ class MainWindow(QMainWindow):
         self.progress.setRange(0, 0)  # busy indicator until the first download report
 
     def _model_loaded(self, info: ModelInfo | None) -> None:
+        if info is not None and not self._frozen_once:
+            # Start-up is done: torch and the model are loaded. Later full collections skip all of it.
+            self._frozen_once = True
+            QTimer.singleShot(0, freeze_long_lived)
         self.progress.hide()
         self.cancel_button.hide()
         self.model_picker.set_current(info.model_id if info else None)

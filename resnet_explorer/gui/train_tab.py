@@ -44,6 +44,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from resnet_explorer.gui.memory import freeze_long_lived, thaw_long_lived
 from resnet_explorer.gui.model_picker import accelerators
 from resnet_explorer.gui.train_plots import CurvePlots
 from resnet_explorer.gui.train_worker import TrainWorker, finite, ui_thread_budget
@@ -534,6 +535,7 @@ class TrainTab(QWidget):
         return ""
 
     def _begin(self, values: dict[str, Any], config: Any) -> None:
+        freeze_long_lived()  # full garbage collections stalled the window while curves grew (memory.py)
         self.plots.set_models(values["archs"])
         self._checkpoints, self._test_errors = {}, {}
         self._out = Path(values["out"])
@@ -655,6 +657,7 @@ class TrainTab(QWidget):
         thread.wait()  # finished() is queued: make sure the thread has really ended before dropping it
         self._thread = self._worker = None
         self._paused = False
+        thaw_long_lived()  # the run's leftovers may be collected again, now that a pause does not matter
         if self._progress.state == "running":  # shut down before the worker's last signal arrived
             self._progress.finish(stopped=True)
         self._update_controls()

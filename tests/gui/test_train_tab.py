@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import errno
+import gc
 import json
 import os
 import signal
@@ -57,6 +58,7 @@ def test_live_curves_pause_resume_stop_then_open_in_predict(qtbot, tab):
     assert list(tab.plots.models) == ["resnet20"]
 
     assert on_gui_thread and all(on_gui_thread)
+    assert gc.get_freeze_count() > 0  # full garbage collections would stall the live curves (memory.py)
 
     tab.toggle_pause()
     qtbot.waitUntil(lambda: tab._worker.paused, timeout=LONG)
@@ -72,6 +74,7 @@ def test_live_curves_pause_resume_stop_then_open_in_predict(qtbot, tab):
     with qtbot.waitSignal(tab.running_changed, timeout=LONG) as stopped:
         tab.stop_training()
     assert stopped.args == [False]
+    assert gc.get_freeze_count() == 0  # thawed: the run's leftovers can be collected again
     assert tab.start_button.isEnabled() and tab.dataset.isEnabled()
     assert tab.progress.format() == "Stopped"
     assert tab.message.isVisibleTo(tab) and "stopped" in tab.message.text().lower()
