@@ -27,8 +27,9 @@ from bench.common import Figure, machine, read_json  # noqa: E402
 
 # script, arguments (full run), arguments (--quick), the figure keys it produces
 SCRIPTS: list[tuple[str, list[str], list[str], tuple[str, ...]]] = [
-    ("bench_analyze.py", ["--runs", "21"], ["--runs", "5", "--warmup", "1"],
-     ("analyze_vs_torchvision", "gradcam_vs_hand")),
+    # One thread: what the app's analysis worker uses on this 2-core machine (all cores but one).
+    ("bench_analyze.py", ["--runs", "21", "--threads", "1"],
+     ["--runs", "5", "--warmup", "1", "--threads", "1"], ("analyze_vs_torchvision", "gradcam_vs_hand")),
     ("bench_gui_latency.py", ["--offscreen", "--rounds", "9"], ["--offscreen", "--rounds", "3"],
      ("drop_to_result",)),
     ("bench_gui_latency.py", ["--offscreen", "--rounds", "9", "--model", "random:resnet50"],
