@@ -15,7 +15,9 @@ process) leaves the window and the checkpoints written so far intact.
 
 The child is started with the ``spawn`` method (``fork`` is unsafe in a process that runs Qt or other
 threads), so it imports only the GUI-free core. It follows its parent: when the parent goes away, the
-control pipe closes and the child stops cleanly, writing its checkpoint.
+control pipe closes and the child stops cleanly, writing its checkpoint. As with any ``spawn``ed
+process, a script that uses it needs the ``if __name__ == "__main__":`` guard (the child imports the
+script's main module); the ``resnet-explorer`` command and notebooks need nothing.
 """
 
 from __future__ import annotations
