@@ -78,14 +78,17 @@ def fmt_measure(figure: Figure, side: str) -> str:
     if m is None:
         return ""
     digits = 0 if m.median >= 100 else 1 if m.median >= 10 else 2
-    return f"{m.median:.{digits}f} {m.unit}"
+    text = f"{m.median:.{digits}f} {m.unit}"
+    if side == "ours" and figure.goal_on == "ours_max":
+        text += f" (worst {m.max:.{digits}f})"
+    return text
 
 
 def fmt_goal(figure: Figure) -> str:
     if figure.goal is None:
         return "report"
     sign = "<=" if figure.better == "lower" else ">="
-    if figure.goal_on == "ours":
+    if figure.goal_on in ("ours", "ours_max"):
         return f"{sign} {figure.goal:g} {figure.ours.unit if figure.ours else ''}".strip()
     return f"{sign} {figure.goal:g}x"
 

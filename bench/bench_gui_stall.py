@@ -132,8 +132,8 @@ def main(argv: list[str] | None = None) -> int:
         figure = ratio_figure(
             "stall_while_training", "longest event-loop stall while training (10 ms QTimer)",
             "the same tab paused (idle)", [r[0] for r in training], [r[0] for r in idle], unit="ms",
-            goal=GOAL_MS, goal_on="ours", arch=args.arch, p99_ms=statistics.median(r[1] for r in training),
-            worst_round_ms=worst)
+            goal=GOAL_MS, goal_on="ours_max", arch=args.arch,
+            p99_ms=statistics.median(r[1] for r in training), worst_round_ms=worst)
         write_json([figure], args.json)
     return 0
 
