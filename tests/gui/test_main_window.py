@@ -7,6 +7,7 @@ import time
 import warnings
 
 import numpy as np
+import pyqtgraph as pg
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage
 from PySide6.QtWidgets import QApplication
@@ -136,10 +137,24 @@ def test_a_model_that_fails_to_load_keeps_the_current_one(qtbot, window, images)
     assert window.explorer.info is current
 
 
+def test_hidden_tabs_draw_the_current_result_when_shown(qtbot, window, images):
+    drop(window, images["shoe"])
+    wait_for_top5(qtbot, window)
+    bars = lambda: [i for i in window.residuals.ratio_plot.items if isinstance(i, pg.BarGraphItem)]  # noqa: E731
+    assert not bars()  # hidden while Predict shows: drawn only when shown, so drops stay quick
+
+    window.show_tab("residuals")
+    assert len(bars()) == 1
+    assert window.residuals.top.rows() == [tuple(p) for p in window.explorer.analysis.top_k]
+    window.show_tab("features")
+    assert window.features.current_stage() is not None and window.features.grid_widget.isVisible()
+
+
 def test_lesion_a_block_recomputes_the_top5(qtbot, window, images):
     window.open_paths([images["shoe"]])
     wait_for_top5(qtbot, window)
     intact = window.explorer.analysis
+    window.show_tab("residuals")  # where the lesion switches are
     window.residuals.set_block_off("layer2.1")
     qtbot.waitUntil(lambda: window.explorer.analysis.lesioned == ("layer2.1",), timeout=WAIT)
     lesioned = window.explorer.analysis
@@ -177,6 +192,7 @@ def test_gradcam_class_can_be_picked_from_the_top5(qtbot, window, images):
 def test_compare_with_a_second_model(qtbot, window, images, plain20):
     window.open_paths([images["shoe"]])
     wait_for_top5(qtbot, window)
+    window.show_tab("residuals")  # where the comparison is chosen
     window.residuals.compare_requested.emit(plain20)
     qtbot.waitUntil(lambda: window.explorer.compare_analysis is not None, timeout=WAIT)
     assert window.explorer.compare_info.arch == "plain20"

@@ -17,6 +17,7 @@ def analysed(qtbot, window, images):
 
 def test_feature_maps_sort_by_mean_and_enlarge_a_channel(qtbot, window, images):
     result = analysed(qtbot, window, images)
+    window.show_tab("features")
     view = window.features
     assert [view.stage.itemData(i) for i in range(view.stage.count())] == ["stem", "layer1", "layer2",
                                                                             "layer3"]
@@ -47,6 +48,7 @@ def test_architecture_shows_table1_and_every_block(qtbot, window, images):
 
 def test_residual_plots_hold_one_bar_per_block_and_one_point_per_layer(qtbot, window, images):
     result = analysed(qtbot, window, images)
+    window.show_tab("residuals")
     info = window.explorer.info
     bars = [i for i in window.residuals.ratio_plot.items if isinstance(i, pg.BarGraphItem)]
     heights = bars[0].opts["height"]

@@ -157,6 +157,11 @@ class FeaturesView(QWidget):
         split.hide()
 
     # ----- data ---------------------------------------------------------------------------------------
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt API
+        super().showEvent(event)
+        if getattr(self, "_stale", False):
+            self._redraw()
+
     def _clear(self, *_args: object) -> None:
         self._maps = None
         self.selected = None
@@ -191,6 +196,10 @@ class FeaturesView(QWidget):
             self.stage.setCurrentIndex(pos)
 
     def _redraw(self, *_args: object) -> None:
+        if not self.isVisible():  # a hidden tab draws when it is shown (showEvent): drops stay quick
+            self._stale = True
+            return
+        self._stale = False
         result = self.explorer.analysis
         stage = self.current_stage()
         if result is None or stage not in result.feature_maps:

@@ -225,7 +225,16 @@ class ResidualsView(QWidget):
         self.top.set_rows([])
 
     # ----- plots --------------------------------------------------------------------------------------
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt API
+        super().showEvent(event)
+        if getattr(self, "_stale", False):
+            self._redraw()
+
     def _redraw(self, *_args: object) -> None:
+        if not self.isVisible():  # a hidden tab draws when it is shown (showEvent): drops stay quick
+            self._stale = True
+            return
+        self._stale = False
         for plot in (self.ratio_plot, self.std_plot):
             plot.clear()
         self._titles()
