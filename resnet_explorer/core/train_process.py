@@ -29,6 +29,7 @@ import queue
 import threading
 import time
 from collections.abc import Iterator
+from copy import deepcopy
 from typing import Any
 
 from .errors import ExplorerError
@@ -141,7 +142,7 @@ class ProcessRun:
     def _next_message(self, events: Any) -> tuple[str, Any]:
         while True:
             try:
-                return pickle.loads(events.get(timeout=POLL_S))
+                return events.get(timeout=POLL_S)
             except queue.Empty:
                 if not self._process.is_alive():
                     return self._last_words(events)
@@ -149,7 +150,7 @@ class ProcessRun:
     def _last_words(self, events: Any) -> tuple[str, Any]:
         """The child is gone: take what it sent just before, or say that it died."""
         try:
-            return pickle.loads(events.get(timeout=1.0))
+            return events.get(timeout=1.0)
         except queue.Empty:
             code = self._process.exitcode
             killed = code is not None and code < 0
@@ -188,7 +189,9 @@ def child_main(config: Any, events: Any, control: Any) -> None:
     from .engine import TrainingRun
 
     def send(message: tuple[str, Any]) -> None:
-        events.put(pickle.dumps(message))
+        # The queue serialises it for the parent, our own process: no file or user data is ever read
+        # this way. Only engine events (plain dataclasses) and _portable() errors are sent.
+        events.put(message)
 
     try:
         run = TrainingRun(config)
@@ -220,7 +223,8 @@ def _obey(run: Any, control: Any) -> None:
 def _portable(exc: BaseException) -> BaseException:
     """``exc`` when it survives pickling unchanged in type and message, else a plain stand-in."""
     try:
-        copy = pickle.loads(pickle.dumps(exc))
+        pickle.dumps(exc)  # the queue must be able to send it (its feeder thread would drop it silently)
+        copy = deepcopy(exc)  # rebuilt the way the parent will rebuild it (__reduce_ex__)
         if type(copy) is type(exc) and str(copy) == str(exc):
             return exc
     except Exception:  # noqa: BLE001 - any pickling trouble: fall back
