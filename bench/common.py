@@ -97,16 +97,10 @@ def machine() -> dict[str, Any]:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:
         cores = os.cpu_count() or 0
-    cpu = platform.processor()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    info = {"cpu": cpu, "cores": cores, "python": platform.python_version(), "torch": torch.__version__,
-            "os": f"{platform.system()} {platform.release()}"}
+    from resnet_explorer.core.devices import cpu_name
+
+    info = {"cpu": cpu_name(), "cores": cores, "python": platform.python_version(),
+            "torch": torch.__version__, "os": f"{platform.system()} {platform.release()}"}
     if torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name(0)
     return info

@@ -19,7 +19,6 @@ import argparse
 import csv
 import json
 import os
-import platform
 import shutil
 from pathlib import Path
 
@@ -27,6 +26,7 @@ import torch
 
 from resnet_explorer.core.checkpoint import atomic_write_json, read_model, save_tensors
 from resnet_explorer.core.data import load_dataset, normalize
+from resnet_explorer.core.devices import cpu_name
 from resnet_explorer.core.evaluation import evaluate
 from resnet_explorer.core.recorded_runs import load_recorded_run, render_png
 from resnet_explorer.core.zoo import load_model
@@ -38,15 +38,7 @@ RUNS = ROOT / "assets" / "runs"
 
 def hardware() -> str:
     """A short description of the machine the run trained on (this one)."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} cores, CPU only, torch {torch.__version__}"
+    return f"{cpu_name()}, {os.cpu_count()} cores, CPU only, torch {torch.__version__}"
 
 
 @torch.inference_mode()

@@ -1,6 +1,9 @@
-"""Which torch device a user's ``--device`` choice means."""
+"""Which torch device a user's ``--device`` choice means, and what the CPU is called."""
 
 from __future__ import annotations
+
+import platform
+from pathlib import Path
 
 import torch
 
@@ -18,3 +21,14 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
         return torch.device(name)
     except RuntimeError:
         raise UserInputError(f"unknown device {device!r}; use auto, cpu or cuda") from None
+
+
+def cpu_name() -> str:
+    """The CPU's model name (from /proc/cpuinfo on Linux), for model cards and benchmark tables."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
