@@ -172,8 +172,9 @@ def test_a_stop_mid_epoch_resumes_to_the_same_weights_and_metrics(tmp_path):
     assert same_metrics(straight, resumed)
 
 
-def test_pause_holds_the_run_and_stop_is_honoured_quickly_from_another_thread(tmp_path):
-    run = TrainingRun(tiny(tmp_path, epochs=500, events_per_second=1e6))
+def pause_resume_stop(run, *, settle_s: float = 0.3, join_s: float = 30.0) -> tuple[list, float]:
+    """Consume ``run.events()`` in a thread (as the GUI does); pause after the first step and check that
+    no event arrives, resume and check progress, then stop. The events, and how long the stop took."""
     seen: list = []
     first_step = threading.Event()
 
@@ -187,7 +188,8 @@ def test_pause_holds_the_run_and_stop_is_honoured_quickly_from_another_thread(tm
     worker.start()
     assert first_step.wait(60)
     run.pause()
-    time.sleep(0.3)  # let a step in flight finish
+    assert run.paused
+    time.sleep(settle_s)  # let a step in flight finish
     count = len(seen)
     time.sleep(1.0)
     assert len(seen) == count, "events kept coming while paused"
@@ -198,8 +200,15 @@ def test_pause_holds_the_run_and_stop_is_honoured_quickly_from_another_thread(tm
     assert len(seen) > count, "no progress after resume"
     t0 = time.monotonic()
     run.stop()
-    worker.join(30)
-    assert not worker.is_alive() and time.monotonic() - t0 < 3.0  # generous: the CPU is shared
+    worker.join(join_s)
+    assert not worker.is_alive()
+    return seen, time.monotonic() - t0
+
+
+def test_pause_holds_the_run_and_stop_is_honoured_quickly_from_another_thread(tmp_path):
+    run = TrainingRun(tiny(tmp_path, epochs=500, events_per_second=1e6))
+    seen, stop_s = pause_resume_stop(run)
+    assert stop_s < 3.0  # generous: the CPU is shared
     assert isinstance(seen[-1], RunFinished) and seen[-1].status == "stopped"
     assert "--resume" in seen[-1].message
     assert training_state.has_state(tmp_path / "run" / "resnet20")  # the checkpoint on stop

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import os
 import signal
-import threading
-import time
 
 import pytest
 
 from resnet_explorer.core.engine import EpochEvent, IterationEvent, RunFinished, RunStarted, train
 from resnet_explorer.core.errors import ExplorerError, UserInputError
 from resnet_explorer.core.train_process import ProcessRun, TrainingProcessError
-from tests.core.test_engine import assert_same_weights, same_metrics, tiny, weights
+from tests.core.test_engine import assert_same_weights, pause_resume_stop, same_metrics, tiny, weights
 
 
 def collect(run: ProcessRun) -> list:
@@ -37,32 +35,7 @@ def test_a_child_process_trains_exactly_like_the_engine_in_this_process(tmp_path
 
 def test_pause_holds_the_child_resume_continues_and_stop_keeps_a_checkpoint(tmp_path):
     run = ProcessRun(tiny(tmp_path, epochs=500, events_per_second=1e6))
-    seen: list = []
-    first_step = threading.Event()
-
-    def consume() -> None:  # as the GUI's relay thread does
-        for event in run.events():
-            seen.append(event)
-            if isinstance(event, IterationEvent):
-                first_step.set()
-
-    consumer = threading.Thread(target=consume)
-    consumer.start()
-    assert first_step.wait(60)
-    run.pause()
-    assert run.paused
-    time.sleep(1.0)  # the step in flight and its event may still arrive
-    count = len(seen)
-    time.sleep(1.0)
-    assert len(seen) == count, "events kept coming while paused"
-    run.resume()
-    deadline = time.monotonic() + 30
-    while len(seen) == count and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert len(seen) > count, "no progress after resume"
-    run.stop()
-    consumer.join(60)
-    assert not consumer.is_alive()
+    seen, _ = pause_resume_stop(run, settle_s=1.0, join_s=60.0)  # pipe + queue: a little more slack
     assert isinstance(seen[-1], RunFinished) and seen[-1].status == "stopped"
     assert (tmp_path / "run/resnet20/model.safetensors").is_file()
     assert not run._process.is_alive()
