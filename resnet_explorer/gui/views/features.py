@@ -26,6 +26,7 @@ from ..controller import Explorer
 from ..i18n import notifier, tr
 from ..imaging import FEATURE_CMAP, colorize, normalize
 from ..jobs import AnalysisResult
+from .lazy import DrawnWhenShown
 
 GAP = 1  # pixels between tiles
 GAP_RGB = np.array([255, 255, 255], dtype=np.uint8)
@@ -66,7 +67,7 @@ def mosaic(maps: np.ndarray, order: np.ndarray, shared_scale: bool) -> tuple[np.
     return out, cols
 
 
-class FeaturesView(QWidget):
+class FeaturesView(DrawnWhenShown, QWidget):
     """The Feature maps tab."""
 
     def __init__(self, explorer: Explorer, parent: QWidget | None = None) -> None:
@@ -157,11 +158,6 @@ class FeaturesView(QWidget):
         split.hide()
 
     # ----- data ---------------------------------------------------------------------------------------
-    def showEvent(self, event) -> None:  # noqa: N802 - Qt API
-        super().showEvent(event)
-        if getattr(self, "_stale", False):
-            self._redraw()
-
     def _clear(self, *_args: object) -> None:
         self._maps = None
         self.selected = None
@@ -196,10 +192,8 @@ class FeaturesView(QWidget):
             self.stage.setCurrentIndex(pos)
 
     def _redraw(self, *_args: object) -> None:
-        if not self.isVisible():  # a hidden tab draws when it is shown (showEvent): drops stay quick
-            self._stale = True
+        if self.defer_if_hidden():  # drawn when shown: a drop on another tab does not wait for this one
             return
-        self._stale = False
         result = self.explorer.analysis
         stage = self.current_stage()
         if result is None or stage not in result.feature_maps:

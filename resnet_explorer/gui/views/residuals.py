@@ -28,6 +28,7 @@ from ..i18n import class_label, notifier, tr
 from ..jobs import AnalysisResult, ModelInfo, file_title
 from ..widgets.top_bars import TopBars
 from .features import stage_title
+from .lazy import DrawnWhenShown
 
 BAR_WIDTH = 0.38
 
@@ -50,7 +51,7 @@ def short_layer(name: str) -> str:
     return name.replace("layer", "")
 
 
-class ResidualsView(QWidget):
+class ResidualsView(DrawnWhenShown, QWidget):
     """The Residuals tab."""
 
     compare_requested = Signal(object)  # model id, None to remove, "" to open a file
@@ -225,16 +226,9 @@ class ResidualsView(QWidget):
         self.top.set_rows([])
 
     # ----- plots --------------------------------------------------------------------------------------
-    def showEvent(self, event) -> None:  # noqa: N802 - Qt API
-        super().showEvent(event)
-        if getattr(self, "_stale", False):
-            self._redraw()
-
     def _redraw(self, *_args: object) -> None:
-        if not self.isVisible():  # a hidden tab draws when it is shown (showEvent): drops stay quick
-            self._stale = True
+        if self.defer_if_hidden():  # drawn when shown: a drop on another tab does not wait for this one
             return
-        self._stale = False
         for plot in (self.ratio_plot, self.std_plot):
             plot.clear()
         self._titles()

@@ -1,0 +1,24 @@
+"""Tabs that draw a new result only when they are on screen."""
+
+from __future__ import annotations
+
+
+class DrawnWhenShown:
+    """Mixin for a QWidget tab whose ``_redraw()`` is costly (plots, mosaics).
+
+    ``_redraw`` starts with ``if self.defer_if_hidden(): return``; a hidden tab then only notes that it
+    is stale and draws in its ``showEvent``, so a drop on the Predict tab does not wait for tabs nobody
+    is looking at. List it before the Qt class: ``class FeaturesView(DrawnWhenShown, QWidget)``.
+    """
+
+    _stale = False
+
+    def defer_if_hidden(self) -> bool:
+        """True (and remember to draw later) when the tab is not visible; False when it should draw now."""
+        self._stale = not self.isVisible()
+        return self._stale
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt API
+        super().showEvent(event)
+        if self._stale:
+            self._redraw()
