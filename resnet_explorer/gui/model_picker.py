@@ -158,12 +158,6 @@ class Accelerators(QObject):
             self._thread = threading.Thread(target=self._probe, name="device-probe", daemon=True)
             self._thread.start()
 
-    def wait(self, timeout: float | None = None) -> None:
-        """Block until the probe finished (tests, screenshots)."""
-        self.start()
-        assert self._thread is not None
-        self._thread.join(timeout)
-
     def _probe(self) -> None:
         try:
             found = probe_devices()

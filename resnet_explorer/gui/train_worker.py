@@ -165,10 +165,10 @@ class TrainWorker(QObject):
     @Slot()
     def run(self) -> None:
         """Train to the end, a stop, or an error; always ends with ``finished`` or ``failed``."""
-        import torch
+        if self._run_factory is not None:  # an engine in this thread (tests): leave the GUI a core
+            import torch
 
-        # Intra-op threads are set per thread for OpenMP: capping here leaves the GUI thread a core.
-        torch.set_num_threads(ui_thread_budget())
+            torch.set_num_threads(ui_thread_budget())  # per thread, for OpenMP
         try:
             self._train()
         except Exception as exc:  # noqa: BLE001 - every failure becomes one line in the tab
