@@ -7,10 +7,13 @@ With ``--json`` stdout carries one JSON document and nothing else; progress goes
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from typing import Any
+
+from resnet_explorer.commands.options import in_range
+from resnet_explorer.commands.output import dumps, printable
+from resnet_explorer.core import limits
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -28,7 +31,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--arch", default=None,
                    help="architecture of a bare --weights state dict when its keys cannot tell "
                         "(e.g. resnet20 vs plain20)")
-    p.add_argument("--top-k", type=int, default=5, help="how many classes to show (default 5)")
+    p.add_argument("--top-k", type=in_range(limits.TOP_K), default=5,
+                   help="how many classes to show (default 5)")
     p.add_argument("--ten-crop", action="store_true",
                    help="average the softmax over 10 crops (corners, centre, mirrored), as the paper tests")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="where to run")
@@ -85,25 +89,24 @@ def _classify_one(loaded: Any, path: str, args: argparse.Namespace) -> dict[str,
 
 
 def _print_text(loaded: Any, result: dict[str, Any]) -> None:
-    print(f"{result['image']}  ({loaded.model_id})")
+    print(f"{printable(result['image'])}  ({printable(loaded.model_id)})")
     width = max(len(p["name"]) for p in result["top_k"])
     for rank, p in enumerate(result["top_k"], 1):
         print(f"  {rank}. {p['name']:<{width}}  {100 * p['prob']:6.2f}%  (class {p['index']})")
 
 
 def run(args: argparse.Namespace) -> int:
-    from resnet_explorer.core.errors import ExplorerError, UserInputError
+    from resnet_explorer.core.errors import ExplorerError
 
-    if args.top_k < 1:
-        raise UserInputError("--top-k must be at least 1")
     loaded = _load(args)
     results, errors = [], []
     for path in args.images:
         try:
             result = _classify_one(loaded, path, args)
-        except ExplorerError as exc:
-            print(f"resnet-explorer classify: error: {exc}", file=sys.stderr)
-            errors.append({"image": path, "error": str(exc)})
+        except (ExplorerError, OSError) as exc:  # OSError: any path error the reader did not word itself
+            message = str(exc) if isinstance(exc, ExplorerError) else f"{path}: {exc.strerror or exc}"
+            print(f"resnet-explorer classify: error: {printable(message)}", file=sys.stderr)
+            errors.append({"image": path, "error": message})
             continue
         results.append(result)
         if not args.json:
@@ -111,5 +114,5 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         doc = {"model": loaded.model_id, "arch": loaded.arch, "device": str(loaded.device),
                "ten_crop": bool(args.ten_crop), "results": results, "errors": errors}
-        print(json.dumps(doc, indent=2))
+        print(dumps(doc))
     return 2 if errors else 0

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
+
+from resnet_explorer.commands.options import in_range
+from resnet_explorer.commands.output import dumps, printable
+from resnet_explorer.core import limits
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -17,8 +20,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="fashion-mnist, mnist, cifar10, cifar100, imagefolder:PATH, synthetic")
     p.add_argument("--split", default="test", choices=["test", "train"], help="which split (default test)")
     p.add_argument("--data-dir", help="where datasets are looked for (default: per-user data dir)")
-    p.add_argument("--subset", type=int, help="evaluate on a fixed seeded subset of N images")
-    p.add_argument("--batch-size", type=int, default=500, help="images per forward pass (default 500)")
+    p.add_argument("--subset", type=in_range(limits.SUBSET),
+                   help="evaluate on a fixed seeded subset of N images")
+    p.add_argument("--batch-size", type=in_range(limits.EVAL_BATCH), default=500,
+                   help="images per forward pass (default 500)")
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda")
     p.add_argument("--json", action="store_true", help="print one JSON document")
 
@@ -36,8 +41,8 @@ def run(args: argparse.Namespace) -> int:
     result = evaluate(ref, args.dataset, args.split, data_dir=args.data_dir, subset=args.subset,
                       batch_size=args.batch_size, device=args.device)
     if args.json:
-        print(json.dumps(result, indent=2))
+        print(dumps(result))
     else:
-        print(f"{result['model']} on {result['dataset']} ({result['split']}, n={result['n']}): "
+        print(f"{printable(result['model'])} on {result['dataset']} ({result['split']}, n={result['n']}): "
               f"top-1 {result['top1']:.2%}  top-5 {result['top5']:.2%}  loss {result['loss']:.4f}")
     return 0

@@ -27,8 +27,29 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="interface language (default: the last used, else the system's)")
 
 
+def check_screenshot_path(out: str) -> None:
+    """Refuse, before any window is built, a screenshot path that cannot be written: one line.
+
+    A missing folder is made (as before); a folder that cannot be made (a file in the way, no
+    permission) or an existing folder given as the file name is reported by name.
+    """
+    from resnet_explorer.core.errors import UserInputError
+
+    folder = os.path.dirname(os.path.abspath(out))
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as exc:
+        raise UserInputError(f"cannot save the screenshot {out}: cannot make the folder {folder} "
+                             f"({exc.strerror or exc})") from None
+    if os.path.isdir(out):
+        raise UserInputError(f"cannot save the screenshot {out}: it is a folder; name a file, e.g. out.png")
+    if not os.access(folder, os.W_OK):
+        raise UserInputError(f"cannot save the screenshot {out}: {folder} is not writable")
+
+
 def run(args: argparse.Namespace) -> int:
     if args.screenshot:
+        check_screenshot_path(args.screenshot)
         # No display needed (CI, servers): set before Qt is imported anywhere.
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from resnet_explorer.gui.app import run as run_app

@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 
+from resnet_explorer.commands.options import in_range
+from resnet_explorer.core import limits
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("info", help="print the paper's Table 1 (output sizes, params, MACs) for a net",
@@ -16,9 +19,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--shortcut", default=None, type=str.upper, choices=["A", "B", "C"],
                    help="A zero-padding, B projection where the shape changes, C projection everywhere "
                         "(default: B for ImageNet nets, A for CIFAR nets)")
-    p.add_argument("--num-classes", type=int, default=None, help="classifier outputs")
-    p.add_argument("--in-chans", type=int, default=3, help="input channels")
-    p.add_argument("--input-size", type=int, default=None,
+    p.add_argument("--num-classes", type=in_range(limits.NUM_CLASSES), default=None,
+                   help="classifier outputs")
+    p.add_argument("--in-chans", type=in_range(limits.IN_CHANS), default=3, help="input channels")
+    p.add_argument("--input-size", type=in_range(limits.IMAGE_SIDE), default=None,
                    help="input side in pixels (default 224 for ImageNet nets, 32 for CIFAR nets)")
     p.add_argument("--json", action="store_true", help="print one JSON document")
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import json
+
+from resnet_explorer.commands.output import dumps
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -19,7 +20,7 @@ def run(args: argparse.Namespace) -> int:
 
     entries = list_models()
     if args.json:
-        print(json.dumps({"default": DEFAULT_MODEL, "models": [e.to_dict() for e in entries]}, indent=2))
+        print(dumps({"default": DEFAULT_MODEL, "models": [e.to_dict() for e in entries]}))
         return 0
     rows = [(e.id + (" *" if e.id == DEFAULT_MODEL else ""), e.arch, e.source,
              "yes" if e.present else ("download" if e.source == "torchvision" else "missing"),

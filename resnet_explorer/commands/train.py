@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import shlex
 import signal
@@ -17,18 +16,15 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
+from resnet_explorer.commands.options import fractions, in_range
+from resnet_explorer.commands.output import dumps, printable
+from resnet_explorer.core import limits
+
 # CLI option -> TrainConfig field, for every option that overrides a recipe value (default None = recipe).
 OVERRIDES = ("epochs", "batch_size", "lr", "momentum", "weight_decay", "schedule", "warmup_iters",
              "warmup_lr", "label_smoothing", "augment", "seed", "subset", "data_dir", "image_size",
              "shortcut", "variant", "nesterov", "zero_init_residual", "device", "threads", "eval_batch_size",
              "val_fraction", "cpu_bf16")
-
-
-def _floats(text: str) -> tuple[float, ...]:
-    try:
-        return tuple(float(v) for v in text.split(",") if v.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -42,29 +38,35 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--compare", action="store_true",
                    help="shorthand for --arch plain20,plain56,resnet20,resnet56 (the paper's Figure 6)")
     p.add_argument("--dataset", help="fashion-mnist, mnist, cifar10, cifar100, imagefolder:PATH, synthetic")
-    p.add_argument("--epochs", type=int, help="epochs (default 10)")
-    p.add_argument("--batch-size", type=int, help="batch per process (default 128)")
-    p.add_argument("--lr", type=float, help="learning rate (default 0.1)")
-    p.add_argument("--momentum", type=float, help="SGD momentum (default 0.9)")
-    p.add_argument("--weight-decay", type=float, help="weight decay (default 1e-4)")
+    p.add_argument("--epochs", type=in_range(limits.EPOCHS), help="epochs (default 10)")
+    p.add_argument("--batch-size", type=in_range(limits.TRAIN_BATCH),
+                   help="batch per process (default 128)")
+    p.add_argument("--lr", type=in_range(limits.LR), help="learning rate (default 0.1)")
+    p.add_argument("--momentum", type=in_range(limits.MOMENTUM), help="SGD momentum (default 0.9)")
+    p.add_argument("--weight-decay", type=in_range(limits.WEIGHT_DECAY), help="weight decay (default 1e-4)")
     p.add_argument("--schedule", choices=["step", "cosine", "constant"],
                    help="lr schedule (default step: /10 at the milestones)")
-    p.add_argument("--milestones", type=_floats,
+    p.add_argument("--milestones", type=fractions,
                    help="step schedule: fractions of training (default 0.5,0.75)")
-    p.add_argument("--warmup-iters", type=int,
+    p.add_argument("--warmup-iters", type=in_range(limits.WARMUP_ITERS),
                    help="iterations at --warmup-lr first (default 400 for resnet110/1202, else 0)")
-    p.add_argument("--warmup-lr", type=float, help="warm-up learning rate (default 0.01)")
-    p.add_argument("--label-smoothing", type=float, help="cross-entropy label smoothing (default 0)")
+    p.add_argument("--warmup-lr", type=in_range(limits.LR), help="warm-up learning rate (default 0.01)")
+    p.add_argument("--label-smoothing", type=in_range(limits.LABEL_SMOOTHING),
+                   help="cross-entropy label smoothing (default 0)")
     p.add_argument("--augment", choices=["auto", "crop", "resized-crop", "flip", "none"],
                    help="augmentation (default auto: pad-4 crop + flip for CIFAR-style nets, "
                         "random-resized crop + flip for ImageNet-style nets)")
     p.add_argument("--no-flip", dest="hflip", action="store_false", default=None,
                    help="no horizontal flips (never used for mnist digits)")
-    p.add_argument("--seed", type=int, help="seed of initialisation, data order and augmentation (default 0)")
-    p.add_argument("--subset", type=int, help="train on a fixed seeded subset of N images (quick demos)")
+    p.add_argument("--seed", type=in_range(limits.SEED),
+                   help="seed of initialisation, data order and augmentation (default 0)")
+    p.add_argument("--subset", type=in_range(limits.SUBSET),
+                   help="train on a fixed seeded subset of N images (quick demos)")
     p.add_argument("--data-dir", help="where datasets are looked for / downloaded (default: per-user dir)")
-    p.add_argument("--image-size", type=int, help="imagefolder/synthetic image side in pixels")
-    p.add_argument("--val-fraction", type=float, help="imagefolder: share held out for testing (0.2)")
+    p.add_argument("--image-size", type=in_range(limits.IMAGE_SIDE),
+                   help="imagefolder/synthetic image side in pixels")
+    p.add_argument("--val-fraction", type=in_range(limits.VAL_FRACTION),
+                   help="imagefolder: share held out for testing (0.2)")
     p.add_argument("--shortcut", type=str.upper, choices=["A", "B", "C"], help="shortcut option")
     p.add_argument("--variant", choices=["paper", "torchvision"], help="bottleneck stride placement")
     p.add_argument("--nesterov", action="store_true", default=None, help="Nesterov momentum")
@@ -77,9 +79,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     p.add_argument("--overwrite", action="store_true", help="start again even if --out holds a run")
     p.add_argument("--device", help="auto (default), cpu, cuda")
-    p.add_argument("--threads", type=int,
+    p.add_argument("--threads", type=in_range(limits.THREADS),
                    help="CPU threads (default: $RESNET_EXPLORER_THREADS, else torch's default)")
-    p.add_argument("--eval-batch-size", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--eval-batch-size", type=in_range(limits.EVAL_BATCH), help=argparse.SUPPRESS)
     p.add_argument("--json", action="store_true", help="print one JSON document (the run's result)")
 
 
@@ -99,6 +101,8 @@ def _config(args: argparse.Namespace) -> Any:
     default_threads = int(env_threads) if env_threads.isdigit() and int(env_threads) > 0 else None
     arch = "plain20,plain56,resnet20,resnet56" if args.compare else args.arch
     command = shlex.join(["resnet-explorer", *sys.argv[1:]])
+    if args.resume and args.overwrite:
+        raise UserInputError("--resume and --overwrite exclude each other: continue the run, or start again")
     if args.resume:
         if not args.out and not (arch and args.dataset):
             raise UserInputError("--resume needs --out DIR (or --arch and --dataset for the default DIR)")
@@ -197,9 +201,9 @@ def run(args: argparse.Namespace) -> int:
     assert finished is not None
     if main_process:
         if args.json:
-            print(json.dumps(finished.to_dict(), indent=2))
+            print(dumps(finished.to_dict()))
         stream = sys.stderr if finished.status == "diverged" or args.json else sys.stdout
-        print(finished.message, file=stream)
+        print(printable(finished.message), file=stream)
     if finished.status == "diverged":
         return 1
     return 130 if finished.status == "stopped" and seen["signal"] else 0

@@ -28,12 +28,14 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from .errors import ExplorerError, UserInputError
+from .files import format_bytes, open_regular_file
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +51,10 @@ IDX_FILES = {
     "test_labels": "t10k-labels-idx1-ubyte",
 }
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
+IDX_EXPECTED = "an IDX file of unsigned bytes (as distributed with MNIST / Fashion-MNIST)"
+# The data an IDX header may declare (Fashion-MNIST's training images: 47 MB; EMNIST's largest: 0.55 GB),
+# checked before the tensor is allocated. Also the most a file itself may hold.
+MAX_IDX_BYTES = 2**30
 
 
 @dataclass
@@ -181,28 +187,57 @@ def _bundle(name: str, train: Split, test: Split, classes: list[str], source: st
 
 # ----- IDX files (MNIST, Fashion-MNIST) ---------------------------------------------------------------
 def read_idx(path: str | os.PathLike) -> torch.Tensor:
-    """An IDX file (gzip-compressed or not) of unsigned bytes as a uint8 tensor of its shape."""
+    """An IDX file (gzip-compressed or not) of unsigned bytes as a uint8 tensor of its shape.
+
+    Only a regular file is opened. The dimensions in its header are checked against ``MAX_IDX_BYTES``
+    (and, uncompressed, against the file's size) before the tensor is allocated, and a gzip file is
+    decompressed as a stream straight into that tensor: a gzip bomb stops one byte past the declared size.
+    """
     path = Path(path)
-    expected = "an IDX file of unsigned bytes (as distributed with MNIST / Fashion-MNIST)"
-    try:
-        raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
-    except (OSError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
-        raise UserInputError(f"{path}: cannot be read or decompressed ({exc}); expected {expected}") from None
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08 or not 1 <= raw[3] <= 4:
-        raise UserInputError(f"{path}: not {expected} (bad magic number)")
-    ndim = raw[3]
-    dims = [int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
-    offset = 4 + 4 * ndim
-    if len(raw) != offset + math.prod(dims):
-        raise UserInputError(f"{path}: truncated or corrupt: the header promises {dims} bytes of data, "
-                             f"the file holds {len(raw) - offset}; expected {expected}")
-    data = np.frombuffer(raw, dtype=np.uint8, offset=offset).reshape(dims)
-    return torch.from_numpy(data.copy())
+    with open_regular_file(path, MAX_IDX_BYTES, noun="an IDX file") as (f, size):
+        gz = path.suffix == ".gz"
+        try:
+            stream = gzip.GzipFile(fileobj=f, mode="rb") if gz else f
+            return _read_idx_stream(stream, None if gz else size, path)
+        except (OSError, EOFError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
+            raise UserInputError(f"{path}: cannot be read or decompressed ({exc}); "
+                                 f"expected {IDX_EXPECTED}") from None
+
+
+def _read_idx_stream(stream: BinaryIO, file_size: int | None, path: Path) -> torch.Tensor:
+    """The IDX data in ``stream``; ``file_size`` is the file's size when it is not compressed."""
+    head = stream.read(4)
+    if len(head) < 4 or head[0] != 0 or head[1] != 0 or head[2] != 0x08 or not 1 <= head[3] <= 4:
+        raise UserInputError(f"{path}: not {IDX_EXPECTED} (bad magic number)")
+    ndim = head[3]
+    raw_dims = stream.read(4 * ndim)
+    dims = [int.from_bytes(raw_dims[4 * i: 4 + 4 * i], "big") for i in range(len(raw_dims) // 4)]
+    n = math.prod(dims)
+    if len(dims) != ndim or n > MAX_IDX_BYTES:
+        raise UserInputError(f"{path}: not {IDX_EXPECTED} (its header declares {dims}: "
+                             f"{format_bytes(n)}, at most {format_bytes(MAX_IDX_BYTES)} accepted)")
+    if file_size is not None and file_size != 4 + 4 * ndim + n:
+        raise UserInputError(_idx_truncated(path, dims, file_size - 4 - 4 * ndim))
+    data = torch.empty(n, dtype=torch.uint8)
+    view, done = memoryview(data.numpy()), 0
+    while done < n:
+        got = stream.readinto(view[done:])
+        if not got:
+            raise UserInputError(_idx_truncated(path, dims, done))
+        done += got
+    if stream.read(1):
+        raise UserInputError(_idx_truncated(path, dims, f"more than {n}"))
+    return data.reshape(dims)
+
+
+def _idx_truncated(path: Path, dims: list[int], held: int | str) -> str:
+    return (f"{path}: truncated or corrupt: the header promises {dims} bytes of data, the file holds "
+            f"{held}; expected {IDX_EXPECTED}")
 
 
 def _idx_path(directory: Path, stem: str) -> Path | None:
     for candidate in (directory / f"{stem}.gz", directory / stem):
-        if candidate.is_file():
+        if candidate.exists():  # not is_file(): a pipe or device there is reported by read_idx, not skipped
             return candidate
     return None
 

@@ -32,7 +32,6 @@ same weights and metrics as one that never stopped (on CPU, with the same thread
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import importlib.util
 import math
@@ -50,6 +49,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import data as data_mod
+from . import run_directory as run_dir
 from . import training_state as ts
 from .checkpoint import StorageError, atomic_write_json, save_model
 from .data import DatasetBundle, Split
@@ -57,6 +57,8 @@ from .distributed import DistContext, init_distributed
 from .errors import ExplorerError, UserInputError
 from .evaluation import evaluate, evaluate_split, resolve_device
 from .resnet import ARCHS, build_model
+from .run_directory import RunLock
+from .training_budget import budget_from_run
 
 __all__ = ["TrainConfig", "TrainingRun", "RunStarted", "IterationEvent", "EpochEvent", "RunFinished",
            "RunResult", "Event", "train", "evaluate", "load_run_config"]
@@ -149,14 +151,13 @@ class TrainConfig:
                                  f"{', '.join(ARCHS)}")
         if len(set(models)) != len(models):
             raise UserInputError(f"an architecture is listed twice in compare mode: {', '.join(models)}")
-        checks = [(self.epochs >= 1, "--epochs must be at least 1"),
-                  (self.batch_size >= 2, "--batch-size must be at least 2 (BatchNorm needs 2 images)"),
-                  (self.lr > 0 and math.isfinite(self.lr), "--lr must be a positive number"),
+        from .limits import field_problems  # the ranges the CLI's parser checks too
+
+        checks = [*((False, problem) for problem in field_problems(self)),
                   (self.schedule in ("step", "cosine", "constant"), "--schedule: step, cosine or constant"),
                   (self.augment in ("auto", "crop", "resized-crop", "flip", "none"),
                    "--augment: auto, crop, resized-crop, flip or none"),
-                  (self.threads is None or self.threads >= 1, "--threads must be at least 1"),
-                  (0 < self.val_fraction < 1, "--val-fraction must be between 0 and 1")]
+                  (not (self.nesterov and self.momentum == 0), "--nesterov needs a --momentum above 0")]
         for ok, message in checks:
             if not ok:
                 raise UserInputError(message)
@@ -343,6 +344,7 @@ class TrainingRun:
         self._running.set()
         self._dist = DistContext()
         self._paused_s = 0.0
+        self._lock: RunLock | None = None
 
     # -- control, thread-safe ---------------------------------------------------------------------------
     def pause(self) -> None:
@@ -377,6 +379,7 @@ class TrainingRun:
             yield from self._run()
         finally:
             torch.set_num_threads(previous_threads)
+            self._release_lock()
             self._dist.close()
 
     def run(self, callback: Callable[[Event], bool | None] | None = None) -> RunFinished:
@@ -475,15 +478,21 @@ class TrainingRun:
             dev.type == "cpu" and cfg.cpu_bf16)
 
     def _prepare_out(self) -> Path:
-        """Check and create the run directory (rank 0), agreeing on any error across processes."""
+        """Lock, check and create the run directory (rank 0), agreeing on any error across processes."""
         out = self.config.out_dir()
         error = None
         if self._dist.is_main:
             try:
+                self._lock = RunLock(out)
+                self._lock.acquire()
                 self._check_out(out)
                 atomic_write_json(out / "config.json", self.config.to_dict())
             except ExplorerError as exc:
+                self._release_lock()
                 error = (isinstance(exc, StorageError), str(exc))
+            except OSError as exc:  # the directory itself cannot be made (a file in the way, no permission)
+                self._release_lock()
+                error = (True, f"cannot write {out} (the run directory): {exc.strerror or exc}")
         error = self._dist.broadcast(error)
         if error:
             raise (StorageError if error[0] else UserInputError)(error[1])
@@ -491,20 +500,16 @@ class TrainingRun:
 
     def _check_out(self, out: Path) -> None:
         cfg = self.config
-        existing = [m for m in cfg.models if ts.has_state(out / m)]
-        if not cfg.resume and existing and not cfg.overwrite:
-            raise UserInputError(f"{out} already holds a training run ({', '.join(existing)}); pass "
-                                 f"--resume to continue it, --overwrite to start again, or another --out")
-        for m in existing:
-            # A process killed inside an atomic write leaves its temporary file behind; never the target.
-            for stale in (out / m).glob(".*.tmp"):
-                with contextlib.suppress(OSError):
-                    stale.unlink()
+        run_dir.check_start(out, cfg.to_dict(), cfg.models, resume=cfg.resume, overwrite=cfg.overwrite)
         if cfg.overwrite and not cfg.resume:
-            for m in existing:
-                for name in (ts.STATE_FILE, ts.STATE_JSON, ts.METRICS_FILE, ts.MODEL_FILE):
-                    with contextlib.suppress(FileNotFoundError):
-                        (out / m / name).unlink()
+            run_dir.clear_run(out)
+        for m in cfg.models:
+            run_dir.remove_stale_temporaries(out / m)
+
+    def _release_lock(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     def _make_member(self, name: str, out: Path | None) -> _Member:
         cfg, data = self.config, self.data
@@ -563,12 +568,10 @@ class TrainingRun:
             m.saved_at = m.position
 
     def _check_compatible(self, m: _Member, meta: dict[str, Any]) -> None:
-        saved, cfg = meta.get("config", {}), self.config
-        keys = ("dataset", "seed", "batch_size", "subset", "image_size")
-        changed = [k for k in keys if k in saved and saved[k] != getattr(cfg, k)]
-        if changed:
-            diffs = ", ".join(f"{k} {saved[k]!r} -> {getattr(cfg, k)!r}" for k in changed)
-            raise UserInputError(f"cannot resume {m.run_dir}: it was trained with other settings ({diffs})")
+        conflicts = run_dir.config_conflicts(meta.get("config", {}), self.config.to_dict())
+        if conflicts:
+            raise UserInputError(f"cannot resume {m.run_dir}: it was trained with other settings "
+                                 f"({'; '.join(conflicts)})")
         if meta.get("steps_per_epoch", self.steps) != self.steps:
             raise UserInputError(f"cannot resume {m.run_dir}: the data differ (steps per epoch "
                                  f"{meta['steps_per_epoch']} -> {self.steps})")
@@ -691,8 +694,6 @@ class TrainingRun:
         stop, bad = self._dist.any_flags([self._stop.is_set(), not math.isfinite(loss_value)], self.device)
         if bad:
             raise _Diverged(m, loss_value, lr, global_step + 1)
-        if stop:
-            raise _Stopped
         m.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         m.optimizer.step()
@@ -702,6 +703,10 @@ class TrainingRun:
         m.window.add(loss_value, n_correct, y.shape[0], seconds)
         m.elapsed += seconds
         self._account(seconds)
+        if stop:
+            # The forward pass has already moved BatchNorm's running statistics: stopping before the
+            # update would make --resume run this step's forward twice. So the step completes first.
+            raise _Stopped
         return self._maybe_iteration_event(m, lr)
 
     def _account(self, seconds: float) -> None:
@@ -815,7 +820,8 @@ class TrainingRun:
                 "preprocessing": data.preprocessing(), "dataset": data.name, "epoch": m.epoch,
                 "step": m.step, "steps_per_epoch": self.steps, "epochs": cfg.epochs,
                 "accuracy": None if not last else 1.0 - last["test_error"], "metrics": last,
-                "recipe": recipe, "command": cfg.command, "trained_with": f"resnet-explorer {__version__}"}
+                "recipe": recipe, "command": cfg.command, "trained_with": f"resnet-explorer {__version__}",
+                "budget": budget_from_run(recipe, data.name, len(data.train), self.steps, self.warmup or 0)}
 
     # -- the end ----------------------------------------------------------------------------------------
     def _finished(self, status: str, message: str, members: list[_Member], out: Path | None) -> RunFinished:

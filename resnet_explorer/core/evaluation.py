@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -61,24 +60,27 @@ def load_model_file(path: str | os.PathLike, device: torch.device) -> _ModelFile
     """A model file written by this project (weights + card) as an eval-mode module on ``device``."""
     from .checkpoint import read_model
     from .resnet import build_model
+    from .state_check import check_state
 
-    state, card = read_model(path)
-    if not card or "model" not in card:
+    state, card = read_model(path)  # the card, if any, is validated there
+    cfg = (card or {}).get("model") or {}
+    if not cfg.get("arch"):
         raise UserInputError(f"{path}: no model card in the file or beside it: its architecture is unknown")
-    cfg = card["model"]
     try:
-        model = build_model(cfg["arch"], num_classes=cfg.get("num_classes"), in_chans=cfg.get("in_chans", 3),
-                            shortcut=cfg.get("shortcut"), variant=cfg.get("variant", "torchvision"))
-        model.load_state_dict(state)
-    except (KeyError, ValueError, RuntimeError) as exc:
-        raise UserInputError(f"{path}: weights do not match the card's model {cfg!r} ({exc})") from None
-    return _ModelFile(model.to(device).eval(), card, str(path))
+        model = build_model(cfg["arch"], num_classes=cfg.get("num_classes"),
+                            in_chans=cfg.get("in_chans") or 3, shortcut=cfg.get("shortcut"),
+                            variant=cfg.get("variant") or "torchvision")
+    except ValueError as exc:
+        raise UserInputError(f"{path}: {exc}") from None
+    check_state(model.state_dict(), state, path, cfg["arch"])
+    model.load_state_dict(state)
+    return _ModelFile(model.to(device).eval(), card or {}, str(path))
 
 
 def _load(ref: Any, device: torch.device) -> Any:
     if not isinstance(ref, (str, os.PathLike)):
         return ref  # a LoadedModel (or anything with .model and .card)
-    if Path(ref).is_file():
+    if os.path.isfile(ref):  # not Path.is_file: a name over 255 bytes raises there
         return load_model_file(ref, device)
     try:
         from .zoo import load_model
@@ -114,6 +116,16 @@ def _adapt(split: Split, input_size: list[int]) -> Split:
     return Split(x.contiguous(), split.labels)
 
 
+def _check_numbers(batch_size: int, subset: int | None) -> None:
+    """A batch of -3 would evaluate nothing and report 0% (range() of a negative step is empty)."""
+    from .limits import EVAL_BATCH, SUBSET
+
+    for name, rule, value in (("batch_size", EVAL_BATCH, batch_size), ("subset", SUBSET, subset)):
+        problem = None if value is None and name == "subset" else rule.problem(value)
+        if problem:
+            raise UserInputError(f"{name} {problem}")
+
+
 def evaluate(loaded_or_path: Any, dataset: str, split: str = "test", *, data_dir: str | None = None,
              download: bool = True, batch_size: int = 500, device: str = "auto",
              subset: int | None = None, seed: int = 0) -> dict[str, Any]:
@@ -125,6 +137,7 @@ def evaluate(loaded_or_path: Any, dataset: str, split: str = "test", *, data_dir
     """
     if split not in ("test", "train"):
         raise UserInputError(f"unknown split {split!r}; use test or train")
+    _check_numbers(batch_size, subset)
     dev = resolve_device(device)
     loaded = _load(loaded_or_path, dev)
     prep = _preprocessing(loaded)

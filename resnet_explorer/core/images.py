@@ -18,11 +18,17 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import UserInputError
+from .files import format_bytes, read_file_bytes
 
 FORMATS = ("JPEG", "PNG", "GIF", "BMP", "TIFF", "WEBP")
 MIN_SIDE = 8  # smaller than this, a photo carries nothing a network can classify
 MAX_ASPECT = 50  # e.g. 10000x20: resizing its short side to 256 px would make a 128-Mpx strip
 MAX_FILE_BYTES = 512 * 2**20
+# Pixels the header declares, times what Pillow stores per pixel, checked before decoding: a 64-Mpx RGB
+# photo fits; a few hundred bytes claiming a 16-bit 9400x9400 canvas (under Pillow's pixel limit) do not
+# get to allocate it.
+MAX_DECODED_BYTES = 256 * 2**20
+HIGH_DEPTH_BAND = 2**20  # pixels converted at a time from 16/32-bit grey, so the float copies stay small
 BACKGROUND = (255, 255, 255)  # transparent pixels are shown over white, as viewers do
 
 ImageSource = str | os.PathLike | bytes
@@ -44,20 +50,8 @@ def open_image(source: ImageSource, *, name: str | None = None) -> Image.Image:
 
 
 def _read_file(path: Path, label: str) -> bytes:
-    if not path.exists():
-        raise UserInputError(f"{label}: no such file")
-    if path.is_dir():
-        raise UserInputError(f"{label} is a directory, not an image")
-    try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise UserInputError(f"{label} is too large ({size / 2**20:.0f} MiB) to be a photo")
-        with path.open("rb") as f:
-            return f.read()
-    except PermissionError:
-        raise UserInputError(f"{label}: permission denied") from None
-    except OSError as exc:
-        raise UserInputError(f"{label}: cannot read ({exc.strerror or exc})") from None
+    # A pipe or a device (/dev/zero) is refused before it is opened: either would never end.
+    return read_file_bytes(path, MAX_FILE_BYTES, label=label, noun="an image")
 
 
 def _decode(data: bytes, label: str) -> Image.Image:
@@ -67,8 +61,12 @@ def _decode(data: bytes, label: str) -> Image.Image:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data), formats=FORMATS)
             image.seek(0)  # first frame of a GIF / multi-page TIFF
+            _check_declared_bytes(image, label)
+            _check_complete(image, data)
             image.load()
             image = ImageOps.exif_transpose(image)
+    except UserInputError:
+        raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise UserInputError(f"{label} claims too many pixels (over {Image.MAX_IMAGE_PIXELS:,}); refusing "
                              "to decode it (a decompression bomb or an absurdly large image)") from None
@@ -78,6 +76,29 @@ def _decode(data: bytes, label: str) -> Image.Image:
     except (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error) as exc:
         raise UserInputError(f"{label} is truncated or corrupt ({_short(exc)})") from None
     return image
+
+
+def _bytes_per_pixel(mode: str) -> int:
+    """What Pillow stores per pixel of ``mode``: 1 for 1/L/P, 2 for 16-bit grey, else 4 (RGB is padded)."""
+    if mode in ("1", "L", "P"):
+        return 1
+    return 2 if mode.startswith("I;16") else 4
+
+
+def _check_declared_bytes(image: Image.Image, label: str) -> None:
+    """Refuse, before decoding, an image whose declared canvas would take over MAX_DECODED_BYTES."""
+    width, height = image.size
+    need = width * height * _bytes_per_pixel(image.mode)
+    if need > MAX_DECODED_BYTES:
+        raise UserInputError(f"{label} declares {width}x{height} {image.mode} pixels ({format_bytes(need)} "
+                             f"decoded, at most {format_bytes(MAX_DECODED_BYTES)}); refusing to decode it")
+
+
+def _check_complete(image: Image.Image, data: bytes) -> None:
+    """Raise for a PNG cut short: Pillow decodes one whose pixel data stops early without complaint
+    (the rest stays black), while ``verify`` reads every chunk up to IEND and checks their CRCs."""
+    if image.format == "PNG":
+        Image.open(io.BytesIO(data), formats=("PNG",)).verify()
 
 
 def _what_it_is(data: bytes) -> str:
@@ -136,13 +157,25 @@ def _flatten(rgba: Image.Image) -> Image.Image:
 
 
 def _high_depth_to_l(image: Image.Image) -> Image.Image:
-    """16-bit (and 32-bit int / float) grey to 8 bits: scale the format's range, not the image's."""
-    pixels = np.asarray(image, dtype=np.float64)
+    """16-bit (and 32-bit int / float) grey to 8 bits: scale the format's range, not the image's.
+
+    Converted in bands of rows: a float64 copy of a whole large image would take 8 bytes per pixel.
+    """
+    width, height = image.size
+    out = np.zeros((height, width), dtype=np.uint8)
+    low, high = (float(v) for v in image.getextrema())
     if image.mode == "F":
-        low, high = float(pixels.min()), float(pixels.max())
-        scaled = (pixels - low) / (high - low) * 255.0 if high > low else np.zeros_like(pixels)
+        if not high > low:
+            return Image.fromarray(out, mode="L")
     else:
         # "I" is how Pillow also hands out 16-bit PNGs; values beyond 16 bits are rescaled to fit.
-        peak = 65535.0 if pixels.max(initial=0) <= 65535 else float(pixels.max())
-        scaled = np.clip(pixels, 0, None) / peak * 255.0
-    return Image.fromarray(np.round(scaled).astype(np.uint8), mode="L")
+        low, high = 0.0, max(high, 65535.0)
+    rows = max(1, HIGH_DEPTH_BAND // width)
+    for top in range(0, height, rows):
+        band = np.asarray(image.crop((0, top, width, min(top + rows, height))), dtype=np.float64)
+        if image.mode == "F":
+            scaled = (band - low) / (high - low) * 255.0
+        else:
+            scaled = np.clip(band, 0, None) / high * 255.0
+        out[top:top + band.shape[0]] = np.round(scaled).astype(np.uint8)
+    return Image.fromarray(out, mode="L")

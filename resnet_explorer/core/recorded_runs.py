@@ -15,6 +15,7 @@ headless machines.
 from __future__ import annotations
 
 import csv
+import io
 import math
 import re
 from collections.abc import Iterable, Sequence
@@ -24,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from resnet_explorer.core.errors import ExplorerError
+from resnet_explorer.core.files import MAX_TABLE_BYTES, read_file_text
 
 # Name of the recorded run the Train tab shows with "Show recorded run".
 DEFAULT_RUN = "figure6"
@@ -141,9 +143,9 @@ def read_metrics_csv(path: Path, default_name: str = "model") -> dict[str, Curve
     """
     path = Path(path)
     try:
-        with path.open(newline="", encoding="utf-8") as handle:
-            rows = list(csv.DictReader(handle))
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        text = read_file_text(path, MAX_TABLE_BYTES, noun="a metrics table")  # never a pipe or a device
+        rows = list(csv.DictReader(io.StringIO(text, newline="")))
+    except (ExplorerError, csv.Error) as exc:
         raise RecordedRunError(f"Cannot read recorded run {path}: {exc}") from exc
     if not rows:
         raise RecordedRunError(f"Recorded run {path} has no rows")

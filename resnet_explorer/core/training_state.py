@@ -11,6 +11,7 @@ never a mix. ``state.json`` beside it is the same JSON for people and tools to r
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import random
@@ -22,6 +23,7 @@ import torch
 
 from .checkpoint import atomic_write_bytes, atomic_write_json, read_safetensors, save_tensors
 from .errors import UserInputError
+from .files import MAX_TABLE_BYTES, read_file_text
 
 STATE_FILE = "state.safetensors"
 STATE_JSON = "state.json"
@@ -89,10 +91,21 @@ def save_state(run_dir: Path, model: torch.nn.Module, optimizer: torch.optim.Opt
     tensors["rng/torch"] = torch_rng
     doc = {"format": STATE_FORMAT, "version": 1, **meta, "rng": rng_doc,
            "optimizer": flatten(optimizer.state_dict(), "optimizer", tensors)}
+    doc["checksum"] = tensors_digest(tensors)
     path = save_tensors(run_dir / STATE_FILE, tensors, {STATE_META_KEY: json.dumps(doc)})
     readable = {k: v for k, v in doc.items() if k not in ("rng", "optimizer")}
     atomic_write_json(run_dir / STATE_JSON, readable)
     return path
+
+
+def tensors_digest(tensors: dict[str, torch.Tensor]) -> str:
+    """SHA-256 over every tensor's name, dtype, shape and bytes, in name order (detects flipped bytes)."""
+    digest = hashlib.sha256()
+    for name in sorted(tensors):
+        t = tensors[name].detach().to("cpu").contiguous()
+        digest.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+        digest.update(t.view(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return "sha256:" + digest.hexdigest()
 
 
 def has_state(run_dir: Path) -> bool:
@@ -110,6 +123,10 @@ def load_state(run_dir: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor], 
         raise UserInputError(f"{path}: not a resnet-explorer training state") from None
     if doc.get("format") != STATE_FORMAT:
         raise UserInputError(f"{path}: not a resnet-explorer training state")
+    # States written before checksums existed have none; every state written since carries one.
+    if "checksum" in doc and doc["checksum"] != tensors_digest(tensors):
+        raise UserInputError(f"{path} is damaged (its checksum does not match): it cannot be resumed; "
+                             f"restore a copy, or start again with --overwrite")
     model_sd = {k[len("model/"):]: v for k, v in tensors.items() if k.startswith("model/")}
     optimizer_sd = unflatten(doc.pop("optimizer"), tensors)
     return doc, model_sd, optimizer_sd, tensors["rng/torch"]
@@ -127,8 +144,8 @@ def write_metrics_csv(run_dir: Path, history: list[dict[str, Any]]) -> Path:
 
 def read_metrics_csv(path: Path) -> list[dict[str, float]]:
     """The rows of a ``metrics.csv`` as dicts of floats (``epoch`` as int)."""
-    with open(path, newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
+    text = read_file_text(path, MAX_TABLE_BYTES, noun="a metrics table")  # never a pipe or a device
+    rows = list(csv.DictReader(io.StringIO(text, newline="")))
     return [{k: (int(v) if k == "epoch" else float(v)) for k, v in r.items() if v != ""} for r in rows]
 
 

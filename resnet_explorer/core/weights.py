@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
-import json
 import os
 import pickle
 import re
@@ -26,15 +25,19 @@ import tempfile
 import threading
 import urllib.error
 import urllib.request
+import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import torch
 
-from .checkpoint import read_model
+from . import files
+from .cards import validate_card
+from .checkpoint import read_model, read_sidecar_card
 from .errors import ExplorerError, UserInputError
+from .files import check_regular_file, format_bytes, open_regular_file
 
 ProgressFn = Callable[[int, int], None]
 
@@ -43,6 +46,10 @@ PICKLE_SUFFIXES = (".pth", ".pt", ".bin", ".ckpt", ".tar")
 # Keys under which training scripts commonly nest the state dict of a whole checkpoint.
 NESTED_STATE_KEYS = ("state_dict", "model_state_dict", "model", "net", "weights")
 CHUNK_BYTES = 1 << 16
+# A zip .pth may unpack to this many times its size on disk (torch.save does not compress, so real
+# ones are about 1x), or MIN_ZIP_ALLOWANCE for tiny files; never beyond files.MAX_WEIGHTS_BYTES.
+MAX_ZIP_EXPANSION = 4
+MIN_ZIP_ALLOWANCE = 16 * 2**20
 DEFAULT_TIMEOUT_S = 30.0
 
 
@@ -246,13 +253,11 @@ def read_weights(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict
 
 
 def _check_readable(path: Path) -> None:
-    if not path.exists():
-        raise UserInputError(f"{path}: no such file")
-    if path.is_dir():
-        raise UserInputError(f"{path} is a directory, not a weights file")
+    # A regular file only: a pipe would block the open, /dev/zero would be read forever.
+    size = check_regular_file(path, files.MAX_WEIGHTS_BYTES, noun="a weights file")
     if not os.access(path, os.R_OK):
         raise UserInputError(f"{path}: permission denied")
-    if path.stat().st_size == 0:
+    if size == 0:
         raise UserInputError(f"{path} is empty (0 bytes), not a weights file")
 
 
@@ -260,16 +265,46 @@ def _is_safetensors(path: Path) -> bool:
     """By content, not name: an 8-byte little-endian header length followed by a JSON object."""
     if path.suffix.lower() == ".safetensors":
         return True
-    with path.open("rb") as f:
+    with open_regular_file(path, files.MAX_WEIGHTS_BYTES, noun="a weights file") as (f, _):
         head = f.read(9)
     return len(head) == 9 and head[8:9] == b"{" and int.from_bytes(head[:8], "little") < (1 << 27)
 
 
+def _check_archive(f: BinaryIO, size: int, path: Path) -> None:
+    """Refuse a zip ``.pth`` whose members would unpack to too much, before torch.load inflates them.
+
+    torch.save stores its members uncompressed, so a real checkpoint unpacks to about its own size; a
+    1 MB file that unpacks to 1 GiB is a zip bomb. The sizes come from the zip directory, which is also
+    what torch's reader allocates by. Old (non-zip) pickles hold at most the file's own bytes.
+    """
+    # torch's zip files start with a member header, old pickles with b"\x80"; not zipfile.is_zipfile,
+    # which also says yes to any file whose last 64 KiB happen to hold the end-of-directory signature.
+    if f.read(4) != b"PK\x03\x04":
+        return
+    try:
+        with zipfile.ZipFile(f) as archive:
+            total = sum(member.file_size for member in archive.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise UserInputError(f"{path} is not a readable PyTorch weights file "
+                             f"({_first_line(exc)})") from None
+    limit = min(files.MAX_WEIGHTS_BYTES, max(MAX_ZIP_EXPANSION * size, MIN_ZIP_ALLOWANCE))
+    if total > limit:
+        raise UserInputError(f"{path} would unpack to {format_bytes(total)} from {format_bytes(size)} on "
+                             f"disk (at most {format_bytes(limit)}); refusing to load it (a zip bomb?)")
+
+
 def _torch_load_safely(path: Path) -> Any:
+    with open_regular_file(path, files.MAX_WEIGHTS_BYTES, noun="a weights file") as (f, size):
+        _check_archive(f, size, path)
+        f.seek(0)
+        return _torch_load(f, path)
+
+
+def _torch_load(f: BinaryIO, path: Path) -> Any:
     try:
         # weights_only=True: the unpickler accepts tensors and plain containers only, so a crafted
         # file cannot run code. There is deliberately no fallback to the unsafe loader.
-        return torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(f, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         if "weights only" in str(exc).lower() or "weights_only" in str(exc):
             raise UserInputError(
@@ -289,13 +324,8 @@ def _first_line(exc: BaseException) -> str:
 
 def _sidecar_card(path: Path) -> dict[str, Any] | None:
     sidecar = path.with_suffix(".json")
-    if not sidecar.is_file():
-        return None
-    try:
-        card = json.loads(sidecar.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UserInputError(f"{sidecar}: model card is unreadable ({exc})") from None
-    return card if isinstance(card, dict) else None
+    card = read_sidecar_card(sidecar)
+    return None if card is None else validate_card(card, str(sidecar))
 
 
 def _normalise_state(obj: Any, path: Path) -> dict[str, torch.Tensor]:

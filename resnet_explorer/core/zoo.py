@@ -27,12 +27,13 @@ import numpy as np
 import torch
 from PIL import Image
 
-from . import checkpoint
+from . import cards, checkpoint, files
 from . import weights as W
 from .devices import resolve_device  # noqa: F401  (re-exported: callers import it from here)
 from .errors import UserInputError
 from .images import to_rgb_or_l
 from .resnet import ARCHS, ResNet, build_model
+from .state_check import check_state
 
 DEFAULT_MODEL = "resnet20-fashion-mnist"
 BUNDLED_IDS = ("resnet20-fashion-mnist", "plain20-fashion-mnist",
@@ -70,10 +71,9 @@ class Preprocessing:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Preprocessing:
-        """From a model card's ``preprocessing`` entry."""
+        """From a model card's ``preprocessing`` entry; :class:`UserInputError` if it breaks the schema."""
+        cards.check_preprocessing(d)
         size = tuple(int(s) for s in d["input_size"])
-        if len(size) != 3:
-            raise UserInputError(f"model card: input_size must be [C, H, W], got {list(size)}")
         return cls(size, tuple(float(m) for m in d["mean"]), tuple(float(s) for s in d["std"]),  # type: ignore[arg-type]
                    _opt_int(d.get("resize")), _opt_int(d.get("crop")),
                    bool(d.get("grayscale", size[0] == 1)))
@@ -254,15 +254,19 @@ def _bundled_entry(model_id: str) -> ModelEntry:
     path = directory / f"{model_id}.safetensors" if directory is not None else Path(model_id)
     present = path.is_file()
     card = _read_json(path.with_suffix(".json")) or (_embedded_card(path) if present else {})
-    arch = str(card.get("model", {}).get("arch") or model_id.split("-", 1)[0])
+    problems = cards.card_problems(card)
+    if problems:  # listed all the same, saying why it will not load (loading it says so too)
+        card = {"description": f"unusable model card: {problems[0]}"}
+    arch = str((card.get("model") or {}).get("arch") or model_id.split("-", 1)[0])
     return ModelEntry(model_id, arch, "bundled", present, path.stat().st_size if present else None,
                       _describe_card(card, arch), str(path))
 
 
 def _read_json(path: Path) -> dict[str, Any]:
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        # Through the checked reader: a pipe or a huge file named like a card must not stall the listing.
+        doc = checkpoint.read_sidecar_card(path)
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):  # ValueError: bad JSON, huge ints
         return {}
     return doc if isinstance(doc, dict) else {}
 
@@ -270,11 +274,10 @@ def _read_json(path: Path) -> dict[str, Any]:
 def _embedded_card(path: Path) -> dict[str, Any]:
     """The card in a model file's safetensors header, reading the header only (not the weights)."""
     try:
-        with path.open("rb") as f:
-            size = int.from_bytes(f.read(8), "little")
-            header = json.loads(f.read(size)) if 0 < size < (1 << 24) else {}
+        with files.open_regular_file(path, files.MAX_WEIGHTS_BYTES) as (f, size):
+            header, _ = checkpoint.read_safetensors_header(f, size, path)
         card = json.loads((header.get("__metadata__") or {}).get(checkpoint.META_KEY, "{}"))
-    except (OSError, ValueError, AttributeError):
+    except (OSError, ValueError, AttributeError, TypeError, RecursionError):
         return {}
     return card if isinstance(card, dict) else {}
 
@@ -345,7 +348,8 @@ def load_model(id_or_path: str | os.PathLike, device: str | torch.device = "auto
 
 
 def _looks_like_path(key: str) -> bool:
-    return (os.sep in key or "/" in key or Path(key).exists()
+    # os.path.exists, not Path.exists: a name over 255 bytes raises OSError there instead of False.
+    return (os.sep in key or "/" in key or os.path.exists(key)
             or Path(key).suffix.lower() in (".safetensors", *W.PICKLE_SUFFIXES))
 
 
@@ -409,9 +413,10 @@ def _load_file(path: Path, device: torch.device, *, arch: str | None = None) -> 
 def _shape_options(state: Mapping[str, torch.Tensor]) -> dict[str, Any]:
     """Classes and input channels from the shapes, for a user-given ``--arch``."""
     options: dict[str, Any] = {}
-    if "fc.weight" in state:
+    # Only from tensors of the right rank: a 1-D conv1.weight is reported by check_state, not IndexError.
+    if "fc.weight" in state and state["fc.weight"].dim() == 2:
         options["num_classes"] = int(state["fc.weight"].shape[0])
-    if "conv1.weight" in state:
+    if "conv1.weight" in state and state["conv1.weight"].dim() == 4:
         options["in_chans"] = int(state["conv1.weight"].shape[1])
     return options
 
@@ -426,19 +431,6 @@ def _build_and_fill(arch: str, config: Mapping[str, Any], state: Mapping[str, to
         model = build_model(arch, **options)
     except ValueError as exc:
         raise UserInputError(f"{path}: {exc}") from None
-    problem = _state_mismatch(model.state_dict(), state)
-    if problem:
-        raise UserInputError(f"the weights in {path} do not fit {arch}: {problem}")
+    check_state(model.state_dict(), state, path, arch)
     model.load_state_dict(state, strict=True)
     return model.eval()
-
-
-def _state_mismatch(expected: Mapping[str, torch.Tensor], given: Mapping[str, torch.Tensor]) -> str:
-    missing = [k for k in expected if k not in given]
-    extra = [k for k in given if k not in expected]
-    shapes = [k for k in expected if k in given and tuple(expected[k].shape) != tuple(given[k].shape)]
-    parts = []
-    for label, keys in (("missing", missing), ("unexpected", extra), ("wrong shape", shapes)):
-        if keys:
-            parts.append(f"{len(keys)} {label} (e.g. {keys[0]})")
-    return ", ".join(parts)

@@ -181,7 +181,11 @@ def take_screenshot(out: str, *, image: list[str] | None, model: str | None, tab
     window.close()
     QGuiApplication.processEvents()
     path = Path(out)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # commands.gui checked it first; this is for callers from Python
+        print(f"resnet-explorer gui: error: cannot write {path} ({exc.strerror or exc})", file=sys.stderr)
+        return 1
     if not shot.save(str(path), "PNG"):
         print(f"resnet-explorer gui: error: cannot write {path}", file=sys.stderr)
         return 1

@@ -46,15 +46,26 @@ def classify_paths(paths: list[str]) -> DropContents:
     for raw in paths:
         path = Path(raw)
         name = path.name or raw
-        if path.is_dir():
+        try:
+            is_dir, exists = path.is_dir(), path.exists()
+        except OSError as exc:  # a name over 255 bytes, a path through a file: one message, the rest go on
+            out.errors.append(tr("{name} cannot be opened: {reason}.").format(
+                name=_short(name), reason=exc.strerror or exc))
+            continue
+        if is_dir:
             out.errors.append(tr("{name} is a folder: drop image files, not folders.").format(name=name))
-        elif not path.exists():
+        elif not exists:
             out.errors.append(tr("{name} does not exist.").format(name=name))
         elif path.suffix.lower() in MODEL_SUFFIXES:
             out.model = str(path)
         else:
             out.images.append((str(path), name))
     return out
+
+
+def _short(name: str, limit: int = 60) -> str:
+    """A file name cut to fit a message (a 300-byte name would fill the banner)."""
+    return name if len(name) <= limit else name[: limit - 3] + "..."
 
 
 def read_mime(mime: QMimeData) -> DropContents:

@@ -7,6 +7,7 @@ work live there. Drops and pastes are sorted by :mod:`resnet_explorer.gui.inputs
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, QSize, Qt, QTimer
@@ -291,7 +292,7 @@ class MainWindow(QMainWindow):
             DEFAULT_MODEL = "resnet20-fashion-mnist"  # noqa: N806
         present = {str(e.id) for e in entries if e.present}
         wanted = self._startup_model
-        if wanted and (self._startup_explicit or wanted in present or Path(wanted).is_file()):
+        if wanted and (self._startup_explicit or wanted in present or os.path.isfile(wanted)):
             self.load_model(wanted)
         elif DEFAULT_MODEL in present:
             self.load_model(DEFAULT_MODEL)
@@ -343,7 +344,8 @@ class MainWindow(QMainWindow):
     def load_model(self, model_id: str) -> None:
         """Load a model id or weights file (in the background)."""
         path = Path(model_id)
-        if path.suffix.lower() in MODEL_SUFFIXES and path.is_file():
+        # os.path.isfile: False, not OSError, for a name over 255 bytes (the loader then says why).
+        if path.suffix.lower() in MODEL_SUFFIXES and os.path.isfile(path):
             model_id = str(path.resolve())  # so that "last model" still works from another directory
         self.explorer.load_model(model_id)
 

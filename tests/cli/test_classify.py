@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 import subprocess
 import sys
 
@@ -156,3 +157,25 @@ def test_real_process_keeps_stdout_pure_json(model_file, images):
     assert proc.returncode == 2
     assert len(json.loads(proc.stdout)["results"]) == 1
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+
+
+@pytest.mark.timeout(60)  # a pipe used to block open() forever: a hang fails here instead
+def test_a_named_pipe_is_refused_and_the_other_images_still_classified(model_file, images, tmp_path,
+                                                                      capsys):
+    good, _ = images
+    pipe = tmp_path / "fifo.png"
+    os.mkfifo(pipe)
+    rc = main(["classify", str(pipe), good[0], "--weights", str(model_file), "--json"])
+    out, err = capsys.readouterr()
+    assert rc == 2
+    assert [r["image"] for r in json.loads(out)["results"]] == [good[0]]
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and f"{pipe}: not a regular file (a named pipe)" in lines[0]
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="no /dev/zero")
+def test_evaluate_refuses_dev_zero_as_weights_at_once(capsys):
+    assert main(["evaluate", "--weights", "/dev/zero", "--dataset", "fashion-mnist"]) == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "/dev/zero: not a regular file (a character device)" in lines[0]

@@ -1,0 +1,83 @@
+"""How a model was trained, as far as comparing two models needs it: the *budget* in its model card.
+
+Two models can only be compared as "deeper vs shallower" or "residual vs plain" if they were trained
+alike: on the same data, for as long, with the same recipe. A model card written by training carries a
+``budget`` entry (:func:`budget_from_run`); older cards are read from their ``recipe`` and
+``training_subset`` (:func:`budget_of`). :func:`budget_differences` says, one short phrase per setting,
+where two budgets differ, so the window can warn that a difference may come from training, not depth.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# The settings that make two runs "trained alike", in the order a reader cares about them.
+BUDGET_KEYS = ("dataset", "train_images", "epochs", "batch_size", "lr", "schedule", "milestones",
+               "warmup_iters", "augment", "hflip", "weight_decay", "momentum", "seed")
+
+# Training-split sizes of the built-in datasets, for older cards that record only "no subset".
+FULL_TRAINING_SPLIT = {"fashion-mnist": 60_000, "mnist": 60_000, "cifar10": 50_000, "cifar100": 50_000}
+
+_LABELS = {"train_images": "training images", "batch_size": "batch", "warmup_iters": "warm-up iterations",
+           "weight_decay": "weight decay", "hflip": "flips"}
+
+
+def budget_from_run(recipe: dict[str, Any], dataset: str, train_images: int, steps_per_epoch: int,
+                    warmup_iters: int) -> dict[str, Any]:
+    """The budget a training run writes into its cards (``recipe`` as the engine records it)."""
+    budget = {"dataset": dataset, "train_images": int(train_images), "warmup_iters": int(warmup_iters),
+              "steps": int(steps_per_epoch) * int(recipe.get("epochs", 0))}
+    for key in BUDGET_KEYS:
+        if key not in budget and key in recipe:
+            budget[key] = recipe[key]
+    return budget
+
+
+def budget_of(card: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A card's budget (written by training, or rebuilt from an older card's recipe); ``None`` if unknown."""
+    if not isinstance(card, dict):
+        return None
+    if isinstance(card.get("budget"), dict):
+        return dict(card["budget"])
+    recipe = card.get("recipe")
+    if not isinstance(recipe, dict):
+        return None
+    budget = {k: recipe[k] for k in BUDGET_KEYS if k in recipe}
+    budget["dataset"] = card.get("dataset")
+    subset = card.get("training_subset", recipe.get("subset"))
+    if subset:
+        budget["train_images"] = subset
+    elif card.get("dataset") in FULL_TRAINING_SPLIT:
+        budget["train_images"] = FULL_TRAINING_SPLIT[card["dataset"]]
+    # Otherwise the card does not say how large the whole training split was: left unknown.
+    return budget
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        return ",".join(_shown(v) for v in value)
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 1_000:
+        return f"{value:,}"
+    return str(value)
+
+
+def budget_differences(a: dict[str, Any] | None, b: dict[str, Any] | None) -> list[str]:
+    """Where budgets ``a`` and ``b`` differ, e.g. ``["epochs 20 vs 12", "training images 60,000 vs 5,000"]``.
+
+    An unknown budget on either side is one difference of its own ("how X was trained is unknown" is
+    for the caller to phrase): the list is ``["unknown"]``.
+    """
+    if a is None or b is None:
+        return ["unknown"]
+    differences = []
+    for key in BUDGET_KEYS:
+        if key not in a or key not in b:
+            continue  # not recorded on one side (an older card): no evidence either way
+        va, vb = a.get(key), b.get(key)
+        if isinstance(va, list):
+            va = tuple(va)
+        if isinstance(vb, list):
+            vb = tuple(vb)
+        if va != vb:
+            differences.append(f"{_LABELS.get(key, key)} {_shown(va)} vs {_shown(vb)}")
+    return differences

@@ -1,0 +1,43 @@
+"""Whether two models were trained alike, from their cards."""
+
+from __future__ import annotations
+
+from resnet_explorer.core.training_budget import budget_differences, budget_of
+
+
+def card(**recipe) -> dict:
+    base = {"epochs": 20, "batch_size": 128, "lr": 0.1, "schedule": "step", "milestones": [0.5, 0.75],
+            "augment": "crop", "hflip": True, "seed": 0, "subset": None}
+    return {"dataset": "fashion-mnist", "recipe": {**base, **recipe}}
+
+
+def test_models_trained_alike_have_no_differences():
+    assert budget_differences(budget_of(card()), budget_of(card())) == []
+
+
+def test_each_difference_is_named_with_both_values():
+    differences = budget_differences(budget_of(card()), budget_of(card(epochs=12, subset=5000)))
+    assert differences == ["training images 60,000 vs 5,000", "epochs 20 vs 12"]
+
+
+def test_a_card_without_a_recipe_is_unknown():
+    assert budget_of({"dataset": "x"}) is None
+    assert budget_differences(None, budget_of(card())) == ["unknown"]
+
+
+def test_a_budget_written_by_training_wins_over_the_recipe():
+    written = {**card(), "budget": {"dataset": "fashion-mnist", "train_images": 60000, "epochs": 20}}
+    assert budget_of(written) == {"dataset": "fashion-mnist", "train_images": 60000, "epochs": 20}
+
+
+def test_training_writes_its_budget_into_the_model_card(tmp_path):
+    from resnet_explorer.core.checkpoint import read_model
+    from resnet_explorer.core.engine import train
+    from tests.core.test_engine import tiny
+
+    train(tiny(tmp_path, epochs=1))
+    _, written = read_model(tmp_path / "run/resnet20/model.safetensors")
+    budget = budget_of(written)
+    assert budget["train_images"] == 128 and budget["epochs"] == 1 and budget["steps"] == 4
+    assert budget["dataset"] == "synthetic" and budget["augment"] == "crop" and budget["batch_size"] == 32
+    assert budget_differences(budget, budget_of(written)) == []
