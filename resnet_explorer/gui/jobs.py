@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from resnet_explorer.core.training_budget import budget_of  # plain Python: no torch import
+
 THUMB_SIDE = 96  # thumbnails in the image strip and the sample gallery
 PREVIEW_SIDE = 768  # "your image" as shown beside what the network sees
 
@@ -56,6 +58,7 @@ class ModelInfo:
     config: dict = field(default_factory=dict)
     dataset: str = ""
     name: str = ""  # the zoo's short name (a file's stem)
+    budget: dict | None = None  # how it was trained (core.training_budget), None when the card is silent
 
     @property
     def layers_3x3(self) -> list[str]:
@@ -140,6 +143,7 @@ def describe_model(loaded: Any, model_id: str | None = None) -> ModelInfo:
         blocks=tuple(_describe_block(n, b) for n, b in model.blocks()),
         stages=tuple(model.stage_names), config=dict(model.config),
         dataset=str((loaded.card or {}).get("dataset", "")),
+        budget=budget_of(loaded.card),
     )
 
 

@@ -31,6 +31,9 @@ def style_plot(plot: pg.PlotItem, *, left: str = "", bottom: str = "") -> None:
         axis.setTextPen(pg.mkPen("#333333"))
         if text:
             axis.setLabel(text)
+    # One unit everywhere: without this pyqtgraph relabels small values "std (x0.001)" with ticks in the
+    # hundreds, while the hover readout and the paper give the plain number.
+    plot.getAxis("left").enableAutoSIPrefix(False)
     # Stage names at the first block would otherwise be hidden for touching the axis' left end.
     plot.getAxis("bottom").setStyle(hideOverlappingLabels=False)
     plot.showGrid(x=False, y=True, alpha=GRID_ALPHA)

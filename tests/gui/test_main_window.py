@@ -371,3 +371,48 @@ def test_a_finished_training_run_opens_in_predict(qtbot, window, plain20, tmp_pa
     qtbot.waitUntil(lambda: window.explorer.info.arch == "plain20", timeout=WAIT)
     assert window.status_model.text() == "Model: plain20-run"  # named after its run, not "model"
     assert window.model_picker.currentText() == "plain20-run.safetensors"
+
+
+def _bars(plot) -> list:
+    return [i for i in plot.items if type(i).__name__ == "BarGraphItem"]
+
+
+def test_compare_across_depths_puts_each_stage_of_both_models_over_the_same_span(
+        qtbot, window, images, tmp_path):
+    from tests.gui.conftest import make_model_file
+
+    resnet56 = str(make_model_file(tmp_path / "resnet56.safetensors", "resnet56", seed=2))
+    window.open_paths([images["shoe"]])
+    wait_for_top5(qtbot, window)
+    window.show_tab("residuals")
+    window.residuals.compare_requested.emit(resnet56)
+    qtbot.waitUntil(lambda: window.explorer.compare_analysis is not None, timeout=WAIT)
+    view = window.residuals
+    spans = {}
+    for where, _values, info in view._ratio_layouts:
+        for name, x in zip(where.names, where.x, strict=True):
+            spans.setdefault((info.arch, name.split(".")[0]), []).append(x)
+    # 3 blocks of resnet20 and 9 of resnet56 per stage, each inside its stage's unit of the axis.
+    for k, stage in enumerate(("layer1", "layer2", "layer3")):
+        assert len(spans[("resnet20", stage)]) == 3 and len(spans[("resnet56", stage)]) == 9
+        for arch in ("resnet20", "resnet56"):
+            assert all(k < x < k + 1 for x in spans[(arch, stage)]), (arch, stage)
+    bars = _bars(view.ratio_plot)
+    assert len(bars) == 2 and len(bars[0].opts["x"]) == 9 and len(bars[1].opts["x"]) == 27
+    for plot in (view.ratio_plot, view.std_plot):  # stage labels on both plots
+        labels = [label for label_set in plot.getAxis("bottom")._tickLevels[:1] for _, label in label_set]
+        assert labels == ["conv2_x", "conv3_x", "conv4_x"]
+    # These test models' cards say nothing of their training: the window says so.
+    assert "trained is unknown" in view.key.text()
+
+
+def test_a_plain_net_says_what_its_bars_measure(qtbot, window, images, plain20):
+    window.explorer.load_model(plain20)
+    qtbot.waitUntil(lambda: window.explorer.info is not None and window.explorer.info.arch == "plain20",
+                    timeout=WAIT)
+    window.open_paths([images["shoe"]])
+    wait_for_top5(qtbot, window)
+    window.show_tab("residuals")
+    view = window.residuals
+    assert "Plain net" in view.ratio_plot.titleLabel.text and "H(x)" in view.ratio_plot.titleLabel.text
+    assert "no residual branch" in view.ratio_plot.toolTip()

@@ -22,33 +22,21 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from resnet_explorer.core.training_budget import budget_differences
+
 from .. import plotting
 from ..controller import Explorer
 from ..i18n import class_label, notifier, tr
 from ..jobs import AnalysisResult, ModelInfo, file_title
 from ..widgets.top_bars import TopBars
+from . import stage_axis
 from .features import stage_title
 from .lazy import DrawnWhenShown
 
-BAR_WIDTH = 0.38
 
-
-def stage_ticks(names: list[str]) -> list[list[tuple[float, str]]]:
-    """Major ticks at the first block of each stage (paper names), minor ticks at every block."""
-    major, minor, seen = [], [], set()
-    for i, name in enumerate(names):
-        stage = name.split(".")[0]
-        if stage not in seen:
-            seen.add(stage)
-            major.append((float(i), stage_title(stage).split(" ")[0]))
-        else:
-            minor.append((float(i), ""))
-    return [major, minor]
-
-
-def short_layer(name: str) -> str:
-    """``layer2.1.bn2`` -> ``2.1.bn2`` for tick labels."""
-    return name.replace("layer", "")
+def stage_label(stage: str) -> str:
+    """``layer2`` -> the paper's ``conv3_x`` (the short form of the stage's title)."""
+    return stage_title(stage).split(" ")[0]
 
 
 class ResidualsView(DrawnWhenShown, QWidget):
@@ -253,87 +241,129 @@ class ResidualsView(DrawnWhenShown, QWidget):
         self._plot_std(main, other)
         self._redraw_top()
 
-    def _series_name(self, info: ModelInfo | None) -> str:
-        return info.title if info is not None else ""
+    def _series(self) -> list[tuple[AnalysisResult, ModelInfo | None, str]]:
+        """(result, model, colour) of the loaded model and, when one is overlaid, the compared one."""
+        series = [(self.explorer.analysis, self.explorer.info, plotting.PRIMARY)]
+        if self.explorer.compare_analysis is not None:
+            series.append((self.explorer.compare_analysis, self.explorer.compare_info, plotting.SECONDARY))
+        return series
 
     def _plot_ratios(self, main: AnalysisResult, other: AnalysisResult | None, names: list[str]) -> None:
-        y = np.array([main.residual_ratio.get(n, np.nan) for n in names], dtype=float)
-        x = np.arange(len(names), dtype=float)
-        shift = BAR_WIDTH / 2 if other is not None else 0.0
-        width = BAR_WIDTH if other is not None else 0.7
-        brushes = [plotting.color("#b0b7c3") if n in main.lesioned else plotting.color(plotting.PRIMARY)
-                   for n in names]
-        primary = pg.BarGraphItem(x=x - shift, height=np.nan_to_num(y), width=width, brushes=brushes,
-                                  brush=plotting.color(plotting.PRIMARY), pen=None)
-        self.ratio_plot.addItem(primary)
-        if other is not None:
-            o_names = list(other.residual_ratio)
-            oy = np.array([other.residual_ratio[n] for n in o_names], dtype=float)
-            secondary = pg.BarGraphItem(x=np.arange(len(o_names)) + shift, height=oy, width=width,
-                                        brush=plotting.color(plotting.SECONDARY), pen=None)
-            self.ratio_plot.addItem(secondary)
-        self._mark_lesioned(main, names)
-        longest = names if other is None or len(names) >= len(other.residual_ratio) else list(
-            other.residual_ratio)
-        self.ratio_plot.getAxis("bottom").setTicks(stage_ticks(longest))
-        self.ratio_plot.setXRange(-0.6, len(longest) - 0.4, padding=0)
+        series = self._series()
+        block_names = [names if info is self.explorer.info else
+                       ([b.name for b in info.blocks] if info is not None else list(result.residual_ratio))
+                       for result, info, _ in series]
+        stages = stage_axis.axis_stages(*block_names)
+        spans = ["full"] if other is None else ["left", "right"]
+        self._ratio_layouts = []
+        for (result, info, colour), blocks, span in zip(series, block_names, spans, strict=True):
+            where = stage_axis.layout(blocks, stages, span)
+            y = np.array([result.residual_ratio.get(n, np.nan) for n in blocks], dtype=float)
+            brushes = [plotting.color("#b0b7c3") if n in result.lesioned else plotting.color(colour)
+                       for n in blocks]
+            self.ratio_plot.addItem(pg.BarGraphItem(x=where.x, height=np.nan_to_num(y), width=where.widths,
+                                                    brushes=brushes, pen=None))
+            self._ratio_layouts.append((where, result.residual_ratio, info))
+        self._mark_lesioned(main, self._ratio_layouts[0][0])
+        self.ratio_plot.getAxis("bottom").setTicks(stage_axis.stage_ticks(stages, stage_label))
+        self.ratio_plot.setXRange(0, len(stages), padding=0.01)
         self.ratio_plot.enableAutoRange(axis="y")
-        self._ratio_names = names
 
     def _plot_std(self, main: AnalysisResult, other: AnalysisResult | None) -> None:
         sort = self.sorted_std.isChecked()
-        series = [(main, self.explorer.info, plotting.PRIMARY)]
-        if other is not None:
-            series.append((other, self.explorer.compare_info, plotting.SECONDARY))
-        longest: list[str] = []
-        for result, info, colour in series:
+        series = self._series()
+        layer_names = [(info.layers_3x3 if info is not None else []) or [n for n, _ in result.response_std]
+                       for result, info, _ in series]
+        stages = stage_axis.axis_stages(*layer_names)
+        self._std_layouts = []
+        longest = max(len(n) for n in layer_names)
+        for (result, info, colour), names in zip(series, layer_names, strict=True):
             measured = dict(result.response_std)
             # Positions come from the model, not from what was measured: a switched-off block has no
             # response, and its layers must leave a gap rather than shift the rest of the curve.
-            names = (info.layers_3x3 if info is not None else []) or [n for n, _ in result.response_std]
             values = np.array([measured.get(n, np.nan) for n in names], dtype=float)
             if sort:
                 values = np.sort(values[np.isfinite(values)])[::-1]
-            self.std_plot.plot(np.arange(1, len(values) + 1), values, pen=pg.mkPen(colour, width=2),
-                               symbol="o", symbolSize=5, symbolBrush=colour, symbolPen=None, connect="finite")
-            longest = names if len(names) > len(longest) else longest
+                x = np.arange(1, len(values) + 1, dtype=float)
+            else:
+                where = stage_axis.layout(names, stages)
+                x = where.x
+                self._std_layouts.append((where, measured, info))
+            self.std_plot.plot(x, values, pen=pg.mkPen(colour, width=2), symbol="o", symbolSize=5,
+                               symbolBrush=colour, symbolPen=None, connect="finite")
         axis = self.std_plot.getAxis("bottom")
         if sort:
             axis.setTicks(None)
+            self.std_plot.setXRange(0.4, max(1, longest) + 0.6, padding=0)
         else:
-            stages = [n.split(".")[0] for n in longest]
-            axis.setTicks([[(float(i + 1), stage_title(s).split(" ")[0]) for i, s in enumerate(stages)
-                            if i == 0 or s != stages[i - 1]], []])
-        self._std_names = longest
-        # An explicit x range keeps the first stage's tick label from being clipped at the edge.
-        count = len(longest) if not sort else max(1, len(longest))
-        self.std_plot.setXRange(0.4, count + 0.6, padding=0)
+            axis.setTicks(stage_axis.stage_ticks(stages, stage_label))
+            self.std_plot.setXRange(0, len(stages), padding=0.01)
         self.std_plot.enableAutoRange(axis="y")
 
-    def _mark_lesioned(self, main: AnalysisResult, names: list[str]) -> None:
+    def _mark_lesioned(self, main: AnalysisResult, where: stage_axis.StageLayout) -> None:
         """Write "off" where a switched-off block's bar would be (its F(x) is exactly zero)."""
-        for i, name in enumerate(names):
+        for name, x in zip(where.names, where.x, strict=True):
             if name in main.lesioned:
                 label = pg.TextItem(tr("off"), color="#c0392b", anchor=(0.5, 1.0))
-                label.setPos(i - (BAR_WIDTH / 2 if self.explorer.compare_analysis is not None else 0), 0)
+                label.setPos(float(x), 0)
                 self.ratio_plot.addItem(label)
 
     def _titles(self) -> None:
-        """Plot titles, and the colour key when a second model is overlaid.
+        """Plot titles, the colour key when a second model is overlaid, and a budget warning.
 
         The key lives in a label above the plots: model names in a plot title would widen the plot
         past its pane, and a legend box would hide bars.
         """
-        self.ratio_plot.setTitle(tr("Size of each residual branch: ||F(x)|| / ||x||"))
+        models = [info for _, info, _ in self._series() if info is not None] if self.explorer.analysis \
+            else [i for i in (self.explorer.info,) if i is not None]
+        residual = {bool(info.residual) for info in models} or {True}
+        if residual == {True}:
+            title, unit = tr("Size of each residual branch: ||F(x)|| / ||x||"), "||F(x)|| / ||x||"
+        elif residual == {False}:
+            title, unit = tr("Plain net: size of each block's output, ||H(x)|| / ||x||"), "||H(x)|| / ||x||"
+        else:
+            title, unit = tr("ResNet: ||F(x)|| / ||x|| · plain net: ||H(x)|| / ||x||"), tr("branch / input")
+        self.ratio_plot.setLabel("left", unit)
+        self.ratio_plot.setToolTip(self._ratio_tooltip(residual))
+        self.ratio_plot.setTitle(title)
         self.std_plot.setTitle(tr("Response std of each 3x3 layer (Fig. 7)"))
         if self.explorer.compare_analysis is None:
             self.key.hide()
             return
-        self.key.setText("&nbsp;&nbsp;&nbsp;".join(
+        key = "&nbsp;&nbsp;&nbsp;".join(
             f"<span style='color:{c}; font-size: 14pt'>■</span>&nbsp;{info.title if info else ''}"
             for c, info in ((plotting.PRIMARY, self.explorer.info),
-                            (plotting.SECONDARY, self.explorer.compare_info))))
+                            (plotting.SECONDARY, self.explorer.compare_info)))
+        warning = self._budget_warning()
+        self.key.setText(key + (f"<br><span style='color:#b35c00'>{warning}</span>" if warning else ""))
+        self.key.setToolTip(warning)
         self.key.show()
+
+    def _ratio_tooltip(self, residual: set[bool]) -> str:
+        parts = []
+        if True in residual:
+            parts.append(tr("For each block, how large the residual branch F(x) is compared with "
+                            "its input x: small bars mean the block only nudges its input, as "
+                            "the paper predicts for deep ResNets."))
+        if False in residual:
+            parts.append(tr("A plain net has no shortcut and so no residual branch: its bars show each "
+                            "block's whole output H(x) (before the ReLU) against the block's input x. The "
+                            "block must carry the whole signal itself."))
+        return "\n\n".join(parts)
+
+    def _budget_warning(self) -> str:
+        """One sentence when the two compared models were not trained alike (from their cards)."""
+        a, b = self.explorer.info, self.explorer.compare_info
+        if a is None or b is None:
+            return ""
+        differences = budget_differences(a.budget, b.budget)
+        if differences == ["unknown"]:
+            return tr("How one of these models was trained is unknown: a difference may come from "
+                      "training, not from depth or shortcuts.")
+        if not differences:
+            return ""
+        return tr("Trained differently ({differences}): a difference may come from training, not from "
+                  "depth or shortcuts.").format(differences="; ".join(differences[:4]))
 
     def _redraw_top(self, *_args: object) -> None:
         main, intact = self.explorer.analysis, self.explorer.intact
@@ -354,19 +384,22 @@ class ResidualsView(DrawnWhenShown, QWidget):
             self.top_caption.setText(tr("Top-5 with {n} blocks switched off").format(n=n))
 
     def _mouse_moved(self, pos) -> None:
-        main = self.explorer.analysis
-        if main is None:
+        if self.explorer.analysis is None:
             return
-        for plot, names, values in (
-            (self.ratio_plot, getattr(self, "_ratio_names", []), main.residual_ratio),
-            (self.std_plot, getattr(self, "_std_names", []), dict(main.response_std)),
+        for plot, layouts, label in (
+            (self.ratio_plot, getattr(self, "_ratio_layouts", []), "||F(x)|| / ||x||"),
+            (self.std_plot, getattr(self, "_std_layouts", []), tr("response std")),
         ):
-            if plot.sceneBoundingRect().contains(pos):
-                x = plot.vb.mapSceneToView(pos).x()
-                i = int(round(x)) - (1 if plot is self.std_plot else 0)
-                if 0 <= i < len(names) and names[i] in values:
-                    label = "||F(x)|| / ||x||" if plot is self.ratio_plot else tr("response std")
-                    self.readout.setText(f"{names[i]}:  {label} = {values[names[i]]:.3f}")
+            if not plot.sceneBoundingRect().contains(pos):
+                continue
+            x = plot.vb.mapSceneToView(pos).x()
+            for where, values, info in layouts:
+                i = where.nearest(x)
+                if i is not None and where.names[i] in values:
+                    name = where.names[i]
+                    who = f"{info.title} · " if info is not None and len(layouts) > 1 else ""
+                    self.readout.setText(f"{who}{name}:  {label} = {values[name]:.3f}")
+                    return
 
     def retranslate(self) -> None:
         """Set every text in the current language."""
@@ -374,9 +407,6 @@ class ResidualsView(DrawnWhenShown, QWidget):
         self.sorted_std.setText(tr("Sort the std curve by magnitude (Fig. 7, bottom)"))
         plotting.style_plot(self.ratio_plot, left="||F(x)|| / ||x||", bottom=tr("block"))
         plotting.style_plot(self.std_plot, left=tr("std"), bottom=tr("layer index"))
-        self.ratio_plot.setToolTip(tr("For each block, how large the residual branch F(x) is compared with "
-                                      "its input x: small bars mean the block only nudges its input, as "
-                                      "the paper predicts for deep ResNets."))
         self.std_plot.setToolTip(tr("The standard deviation of every 3x3 layer's response (after its BN, "
                                     "before the addition) for this image: the paper's Fig. 7 shows ResNets "
                                     "respond more weakly than plain nets."))
