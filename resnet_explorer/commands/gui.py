@@ -23,8 +23,22 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="a second model whose residual measures are overlaid in the Residuals tab")
     p.add_argument("--lesion", metavar="BLOCKS", default=None,
                    help="comma-separated blocks to switch off at start, e.g. layer2.0,layer3.1")
+    p.add_argument("--size", metavar="WxH", type=window_size, default=None,
+                   help="window size in pixels, e.g. 1024x768 (a classroom projector); default 1360x860 "
+                        "for --screenshot, else the last used")
     p.add_argument("--language", default=None, choices=["en", "ko"],
                    help="interface language (default: the last used, else the system's)")
+
+
+def window_size(text: str) -> tuple[int, int]:
+    """``1024x768`` -> ``(1024, 768)``, each side within what a screen can show."""
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT, e.g. 1024x768 (got {text!r})") from None
+    if not (320 <= w <= 7680 and 240 <= h <= 4320):
+        raise argparse.ArgumentTypeError(f"must be between 320x240 and 7680x4320 (got {text})")
+    return w, h
 
 
 def check_screenshot_path(out: str) -> None:
@@ -56,4 +70,5 @@ def run(args: argparse.Namespace) -> int:
 
     lesion = tuple(b.strip() for b in (args.lesion or "").split(",") if b.strip())
     return run_app(image=list(args.image or []), model=args.model, tab=args.tab,
-                   screenshot=args.screenshot, language=args.language, compare=args.compare, lesion=lesion)
+                   screenshot=args.screenshot, language=args.language, compare=args.compare, lesion=lesion,
+                   size=args.size)

@@ -54,14 +54,16 @@ def initial_language() -> str:
 
 def run(image: list[str] | None = None, model: str | None = None, tab: str | None = None,
         screenshot: str | None = None, language: str | None = None, compare: str | None = None,
-        lesion: tuple[str, ...] = ()) -> int:
+        lesion: tuple[str, ...] = (), size: tuple[int, int] | None = None) -> int:
     """Open the window (or render it to ``screenshot``); returns the exit status."""
     app = application()
     i18n.set_language(language or initial_language())
     if screenshot:
         return take_screenshot(screenshot, image=image, model=model, tab=tab or "predict",
-                               compare=compare, lesion=lesion)
+                               compare=compare, lesion=lesion, size=size or SCREENSHOT_SIZE)
     window = MainWindow()
+    if size:
+        window.resize(*size)
     exit_hook = _exit_when_shown(window)  # noqa: F841 - only for bench/bench_startup.py; must live
     window.show()
     window.start(model, image, compare=compare, lesion=lesion)
@@ -176,6 +178,8 @@ def take_screenshot(out: str, *, image: list[str] | None, model: str | None, tab
     settled = wait_until_settled(window)
     if _only_transient(window):
         window.banner.dismiss()
+    if window.failures:  # the PNG shows why the view is not what was asked for, even after a fade
+        window.banner.show_message(window.failures[-1], "error")
     pause(SETTLE_MS)
     shot = grab(window)
     window.close()
@@ -192,7 +196,9 @@ def take_screenshot(out: str, *, image: list[str] | None, model: str | None, tab
     if not settled:
         print("resnet-explorer gui: warning: the analysis did not finish in time; saved what was shown",
               file=sys.stderr)
-    return 0
+    for failure in dict.fromkeys(window.failures):  # each once, in order
+        print(f"resnet-explorer gui: error: {failure}", file=sys.stderr)
+    return 1 if window.failures else 0
 
 
 def _only_transient(window: MainWindow) -> bool:

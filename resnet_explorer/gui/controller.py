@@ -267,6 +267,7 @@ class Explorer(QObject):
         if kind == "load":
             failed = self.pending_model
             self.pending_model = None
+            self.last_load_error = text
             self.message.emit("error", tr("Could not load {model}: {error}").format(model=failed, error=text))
             self.load_failed.emit(failed or "")
         elif kind == "list":

@@ -84,6 +84,7 @@ class MainWindow(QMainWindow):
         self._startup_explicit = False
         self._startup_lesion: tuple[str, ...] = ()
         self._banner_kind = ""  # what the banner's action button does
+        self.failures: list[str] = []  # every error shown since start (gui --screenshot reports them)
         self._listed_once = False
         self._frozen_once = False  # see gui/memory.py
         self._recent_images: list[str] = []
@@ -431,6 +432,8 @@ class MainWindow(QMainWindow):
 
     def show_message(self, level: str, text: str) -> None:
         """An inline message over the window that fades (errors stay a little longer)."""
+        if level == "error":
+            self.failures.append(text)
         self._banner_kind = ""
         self.banner.show_message(text, level)
         self._place_banner()
@@ -495,11 +498,31 @@ class MainWindow(QMainWindow):
         self.explorer.set_lesion(tuple(b for b in self._startup_lesion if b in names))
         self._startup_lesion = ()
 
-    def _load_failed(self, _model_id: str) -> None:
+    def _load_failed(self, model_id: str) -> None:
         self.progress.hide()
         self.cancel_button.hide()
         self.status_busy.setText("")
         self.model_picker.set_current(self.explorer.info.model_id if self.explorer.info else None)
+        if model_id and self.explorer.info is None:
+            self._fall_back_to_default(model_id)
+
+    def _fall_back_to_default(self, failed: str) -> None:
+        """No model at all (the start-up model failed): load the bundled default and say why."""
+        from resnet_explorer.core.zoo import DEFAULT_MODEL
+
+        present = {str(e.id) for e in self.explorer.model_entries if e.present}
+        if failed == DEFAULT_MODEL or DEFAULT_MODEL not in present:
+            self._default_missing(DEFAULT_MODEL, sorted(present))
+            return
+        reason = getattr(self.explorer, "last_load_error", "")
+        text = tr("Could not load {model}: {error}. Showing the bundled default {default} instead.").format(
+            model=failed, error=reason.rstrip("."), default=DEFAULT_MODEL)
+        # This sentence replaces the bare "Could not load" error just shown: one failure, one line.
+        self.failures[-1:] = [text]
+        self.banner.show_message(text, "error")
+        self._banner_kind = ""
+        self._place_banner()
+        self.load_model(DEFAULT_MODEL)
 
     def _download_progress(self, done: int, total: int) -> None:
         self.progress.show()
