@@ -20,6 +20,9 @@ COMMANDS = {
     "models": "models",
     "train": "train",
     "evaluate": "evaluate",
+    "lesion-study": "lesion_study",
+    "landscape": "landscape",
+    "gradients": "gradients",
 }
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
 import pytest
@@ -40,7 +42,27 @@ def test_assets_directory_is_found():
     assert (d / "models").is_dir() and (d / "samples").is_dir()
 
 
+def _console_script() -> Path:
+    """The ``resnet-explorer`` launcher pip installed next to this interpreter (the venv's bin)."""
+    name = "resnet-explorer.exe" if sys.platform == "win32" else "resnet-explorer"
+    for folder in (Path(sys.executable).parent, Path(sysconfig.get_path("scripts"))):
+        if (folder / name).is_file():
+            return folder / name
+    pytest.fail(f"the console script {name} is not installed next to {sys.executable}: "
+                "pip install -e . creates it ([project.scripts] in pyproject.toml)")
+
+
 def test_python_dash_m_and_console_script_agree():
-    out = subprocess.run([sys.executable, "-m", "resnet_explorer", "--version"],
-                         capture_output=True, text=True, check=True).stdout
-    assert out.startswith("resnet-explorer ")
+    script = _console_script()
+    by_module = subprocess.run([sys.executable, "-m", "resnet_explorer", "--version"],
+                               capture_output=True, text=True, check=True).stdout
+    by_script = subprocess.run([str(script), "--version"], capture_output=True, text=True, check=True).stdout
+    assert by_module.startswith("resnet-explorer ") and by_script == by_module
+
+
+def test_console_script_runs_a_command():
+    result = subprocess.run([str(_console_script()), "info", "resnet20", "--json"], capture_output=True,
+                            text=True, timeout=240)
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["arch"] == "resnet20" and doc["params"] == 269_722

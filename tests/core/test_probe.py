@@ -272,3 +272,115 @@ def test_two_hundred_calls_do_not_grow_memory(one_thread):
     if rss is not None:
         assert _rss_bytes() - rss < 32 * 2**20
     assert hooks_left(loaded.model) == 0
+
+
+# ----- ten-crop: the maps, measures and Grad-CAM are the centre crop's ---------------------------------
+def _centre_weighted_photo(size=(44, 38), mode="RGB") -> Image.Image:
+    """Noise with a bright off-centre cross in the middle: no crop looks like another."""
+    rng = np.random.default_rng(3)
+    pixels = rng.integers(0, 120, (size[1], size[0], 3), dtype=np.uint8)
+    cy, cx = size[1] // 2, size[0] // 2
+    pixels[cy - 6:cy + 3, cx - 1:cx + 2] = (250, 200, 90)
+    pixels[cy - 2:cy + 1, cx - 7:cx + 4] = (90, 240, 250)
+    return Image.fromarray(pixels).convert(mode)
+
+
+def _by_hand(model, x, cam_class, cam_stage, size):
+    """Feature maps, ||F(x)||/||x||, response stds and Grad-CAM of one preprocessed image, by hand."""
+    with torch.no_grad():
+        maps = {"stem": model.forward_stem(x)}
+        h = maps["stem"]
+        for name, stage in model.stages.items():
+            h = maps[name] = stage(h)
+    ratios, stds = _manual_measures(model, x)
+    saved = {}
+    handle = model.stages[cam_stage].register_forward_hook(lambda m, i, o: saved.update(act=o))
+    try:
+        logits = model(x)
+        grad = torch.autograd.grad(logits[0, cam_class], saved["act"])[0][0]
+    finally:
+        handle.remove()
+    act = saved["act"][0].detach()
+    cam = F.relu((grad.mean(dim=(1, 2), keepdim=True) * act).sum(0))
+    cam = F.interpolate(cam[None, None], size=size, mode="bilinear", align_corners=False)[0, 0]
+    return {k: v[0].numpy() for k, v in maps.items()}, ratios, stds, (cam / cam.max()).numpy()
+
+
+def _check_ten_crop_uses(loaded, image, centre: Image.Image, corner: Image.Image) -> None:
+    pre, model = loaded.preprocessing, loaded.model
+    result = analyze(loaded, image, ten_crop=True, gradcam_class=3, gradcam_stage="layer2")
+    side = pre.input_size[1:]
+    maps, ratios, stds, cam = _by_hand(model, pre.to_tensor(centre)[None], 3, "layer2", side)
+    assert result.ten_crop and result.gradcam_class == 3
+    assert np.array_equal(result.display_image, np.asarray(centre.convert("RGB")))
+    assert set(result.feature_maps) == set(maps)
+    for name, expected in maps.items():
+        # A batch of ten and a batch of one may take different convolution kernels: float32 rounding.
+        np.testing.assert_allclose(result.feature_maps[name], expected, rtol=1e-4, atol=1e-4, err_msg=name)
+    assert list(result.residual_ratio) == list(ratios)
+    np.testing.assert_allclose(list(result.residual_ratio.values()), list(ratios.values()), rtol=1e-4)
+    assert [n for n, _ in result.response_std] == [n for n, _ in stds]
+    np.testing.assert_allclose([v for _, v in result.response_std], [v for _, v in stds], rtol=1e-4)
+    np.testing.assert_allclose(result.gradcam, cam, atol=1e-4)
+    # The image is such that another crop would measure otherwise: the checks above can tell them apart.
+    corner_maps, corner_ratios, _, corner_cam = _by_hand(model, pre.to_tensor(corner)[None], 3, "layer2",
+                                                         side)
+    assert not np.allclose(corner_maps["layer3"], maps["layer3"], atol=1e-3)
+    assert not np.allclose(list(corner_ratios.values()), list(ratios.values()), rtol=1e-3)
+    assert not np.allclose(corner_cam, cam, atol=1e-2)
+
+
+def test_ten_crop_probes_the_centre_crop_after_a_resize(one_thread):
+    import torchvision.transforms.functional as TF
+
+    pre = Preprocessing((3, 32, 32), CIFAR10_MEAN, CIFAR10_STD, resize=40, crop=32)
+    loaded = small(preprocessing=pre)
+    image = _centre_weighted_photo()
+    resized = TF.resize(image, 40, interpolation=TF.InterpolationMode.BILINEAR, antialias=True)
+    centre = TF.center_crop(resized, [32, 32])
+    corner = TF.crop(resized, 0, 0, 32, 32)  # top left
+    _check_ten_crop_uses(loaded, image, centre, corner)
+
+
+def test_ten_crop_probes_the_centre_crop_of_the_default_28px_model(one_thread):
+    """The bundled Fashion-MNIST model has no resize step: ten-crop enlarges 28 -> 32 px and cuts 28."""
+    import torchvision.transforms.functional as TF
+
+    from resnet_explorer.core.zoo import DEFAULT_MODEL, load_model
+
+    loaded = load_model(DEFAULT_MODEL, device="cpu")
+    pre = loaded.preprocessing
+    assert pre.resize is None and pre.crop is None and pre.input_size == (1, 28, 28)
+    image = _centre_weighted_photo(mode="L")
+    resized = TF.resize(image, 32, interpolation=TF.InterpolationMode.BILINEAR, antialias=True)
+    centre = TF.center_crop(resized, [28, 28])
+    corner = TF.crop(resized, 0, 0, 28, 28)
+    _check_ten_crop_uses(loaded, image, centre, corner)
+
+
+# ----- bottleneck nets (ResNet-50/101/152): Fig. 7 measures the 3x3 conv's BN, bn2 ----------------------
+@pytest.mark.parametrize(("arch", "blocks"), [("resnet50", 16), ("resnet101", 33), ("resnet152", 50)])
+def test_bottleneck_response_std_is_bn2_of_every_block(arch, blocks, one_thread):
+    from resnet_explorer.core.zoo import IMAGENET_MEAN, IMAGENET_STD
+
+    pre = Preprocessing((3, 64, 64), IMAGENET_MEAN, IMAGENET_STD)
+    loaded = small(arch, num_classes=10, preprocessing=pre)
+    model = loaded.model
+    image = photo((64, 64))
+    result = analyze(loaded, image, gradcam_stage="layer4")
+
+    x = pre(image)[None]
+    stds, ratios = [], {}
+    with torch.no_grad():
+        h = model.forward_stem(x)
+        for name, block in model.blocks():
+            three_by_three = block.bn2(block.conv2(F.relu(block.bn1(block.conv1(h)))))
+            stds.append((f"{name}.bn2", three_by_three.std(correction=0).item()))
+            ratios[name] = (block.branch(h).norm() / h.norm()).item()
+            h = block(h)
+    assert len(stds) == blocks
+    assert [n for n, _ in result.response_std] == [n for n, _ in stds]
+    np.testing.assert_allclose([v for _, v in result.response_std], [v for _, v in stds], rtol=1e-4)
+    np.testing.assert_allclose([result.residual_ratio[n] for n in ratios], list(ratios.values()), rtol=1e-4)
+    assert result.feature_maps["layer4"].shape == (2048, 2, 2)
+    assert result.gradcam.shape == (64, 64) and result.gradcam.max() == pytest.approx(1.0)

@@ -88,6 +88,52 @@ def test_render_png_draws_both_panels(tmp_path):
     assert rr.colour_for("resnet20") in right
 
 
-def test_shipped_runs_dir_is_listed_without_error():
-    # assets/runs may be empty until a recorded run is shipped: listing must not fail either way.
-    assert isinstance(rr.list_recorded_runs(), list)
+def _read_shipped(path):
+    import csv
+
+    with path.open(encoding="utf-8", newline="") as f:
+        reader = csv.DictReader(f)
+        return reader.fieldnames, [{k: float(v) for k, v in row.items()} for row in reader]
+
+
+def test_the_shipped_figure6_run_is_what_its_config_trained():
+    """assets/runs/figure6: the engine's own files, complete, sane, and on the recipe of its config.json."""
+    import json
+
+    from resnet_explorer.core.training_state import METRIC_COLUMNS
+
+    assert rr.DEFAULT_RUN in rr.list_recorded_runs()
+    run_dir = rr.runs_dir() / rr.DEFAULT_RUN
+    config = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
+    models = config["arch"].split(",")
+    assert sorted(models) == ["plain20", "plain56", "resnet20", "resnet56"]
+    epochs, steps = config["epochs"], config["subset"] // config["batch_size"]  # the last batch is dropped
+
+    def lr_at_last_step(epoch: int) -> float:  # the step schedule of the config, written out here
+        frac = (epoch * steps - 1) / (epochs * steps)
+        return config["lr"] * config["gamma"] ** sum(frac >= m for m in config["milestones"])
+
+    run = rr.load_recorded_run(rr.DEFAULT_RUN)
+    assert [c.name for c in run.ordered()] == ["plain20", "plain56", "resnet20", "resnet56"]
+    final_train_error = {}
+    for model in models:
+        header, rows = _read_shipped(run_dir / model / "metrics.csv")
+        assert tuple(header) == tuple(METRIC_COLUMNS)
+        assert [r["epoch"] for r in rows] == list(range(1, epochs + 1))
+        for r in rows:
+            assert all(math.isfinite(v) for v in r.values()), r
+            assert 0 <= r["test_top5_error"] <= r["test_error"] <= 0.9 and 0 <= r["train_error"] <= 0.9, r
+            assert r["train_loss"] > 0 and r["test_loss"] > 0 and r["images_per_s"] > 0, r
+            assert 0 < r["epoch_time_s"] <= r["elapsed_s"], r
+            assert r["lr"] == pytest.approx(lr_at_last_step(int(r["epoch"])), rel=1e-5), r
+        assert all(a["elapsed_s"] < b["elapsed_s"] for a, b in zip(rows, rows[1:], strict=False))
+        assert rows[-1]["train_loss"] < rows[0]["train_loss"]  # it trained
+        # What the loader hands the plots: the same numbers, errors in %.
+        curves = run.curves[model]
+        np.testing.assert_allclose(curves.x, [r["epoch"] for r in rows])
+        np.testing.assert_allclose(curves.train_error, [100 * r["train_error"] for r in rows])
+        np.testing.assert_allclose(curves.test_error, [100 * r["test_error"] for r in rows])
+        np.testing.assert_allclose(curves.train_loss, [r["train_loss"] for r in rows])
+        final_train_error[model] = rows[-1]["train_error"]
+    # The point of Fig. 6: the deeper plain net trains worse than the shallower one (degradation).
+    assert final_train_error["plain56"] > final_train_error["plain20"] + 0.05

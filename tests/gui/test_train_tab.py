@@ -13,13 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+import pytestqt  # noqa: F401 - a declared test dependency (the qtbot fixture): missing is an error, not a skip
 
-pytest.importorskip("pytestqt")
-
-from resnet_explorer.core.recorded_runs import read_metrics_csv  # noqa: E402
-from resnet_explorer.gui import train_plots, train_tab, train_worker  # noqa: E402
-from resnet_explorer.gui.train_plots import BinnedSeries  # noqa: E402
-from resnet_explorer.gui.train_tab import DEGRADATION_DEMO, TrainTab  # noqa: E402
+from resnet_explorer.core.recorded_runs import read_metrics_csv
+from resnet_explorer.gui import train_plots, train_tab, train_worker
+from resnet_explorer.gui.train_plots import BinnedSeries
+from resnet_explorer.gui.train_tab import TrainTab
 
 ROOT = Path(__file__).resolve().parents[2]
 LONG = 60_000  # ms: generous bounds for a shared, slow CI machine; never asserted as durations
@@ -168,22 +167,51 @@ def test_engine_failures_show_one_clear_line(qtbot, tmp_path, outcome, expected)
     assert widget.start_button.isEnabled()
 
 
+FIG6_ARCHS = ["plain20", "plain56", "resnet20", "resnet56"]
+
+
 def test_degradation_preset_fills_the_form(qtbot):
     widget = TrainTab()
     qtbot.addWidget(widget)
-    widget.configure(archs=["resnet110"], dataset="synthetic", epochs=1)
+    widget.configure(archs=["resnet110"], dataset="synthetic", subset=100, epochs=1, batch_size=16, lr=0.3)
 
     widget.demo_button.click()
 
+    # Fig. 6 in miniature, as the button's tooltip and the README promise: the four nets of the figure on
+    # 3,000 Fashion-MNIST images, 6 epochs, batch 64 at lr 0.05 (the paper's 128 / 0.1 scaled), option A.
     values = widget.form_values()
-    assert values["archs"] == ["plain20", "plain56", "resnet20", "resnet56"]
-    assert values["dataset"] == DEGRADATION_DEMO.dataset
-    assert (values["subset"], values["epochs"], values["batch_size"]) == (
-        DEGRADATION_DEMO.subset, DEGRADATION_DEMO.epochs, DEGRADATION_DEMO.batch_size)
-    assert values["lr"] == pytest.approx(DEGRADATION_DEMO.lr)
+    assert values["archs"] == FIG6_ARCHS
+    assert values["dataset"] == "fashion-mnist"
+    assert (values["subset"], values["epochs"], values["batch_size"]) == (3000, 6, 64)
+    assert values["lr"] == pytest.approx(0.05)
     assert values["shortcut"] == "A"
     config = train_tab.make_config(values)
-    assert config.models == ["plain20", "plain56", "resnet20", "resnet56"]
+    assert config.models == FIG6_ARCHS and config.dataset == "fashion-mnist" and config.shortcut == "A"
+    assert (config.subset, config.epochs, config.batch_size, config.lr) == (3000, 6, 64, pytest.approx(0.05))
+
+
+@pytest.mark.dataset
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz").is_file(),
+                    reason="needs Debian's dataset-fashion-mnist (apt install dataset-fashion-mnist)")
+def test_degradation_preset_trains_all_four_nets(qtbot, tmp_path):
+    """One click on the preset and Start: the engine trains the four nets of Fig. 6 on real data."""
+    widget = TrainTab(runs_root=tmp_path / "runs")
+    qtbot.addWidget(widget)
+    widget.demo_button.click()
+    widget.configure(device="cpu", out_dir=str(tmp_path / "out"))
+    try:
+        with qtbot.waitSignal(widget.running_changed, timeout=LONG):
+            widget.start_training()
+        # Compare mode interleaves the nets step by step: after one step each, all four have curves.
+        drawn = lambda: sorted(m for m, c in widget.plots.models.items() if len(c.loss))  # noqa: E731
+        qtbot.waitUntil(lambda: drawn() == FIG6_ARCHS, timeout=4 * LONG)
+        config = json.loads(next((tmp_path / "out").glob("*/config.json")).read_text(encoding="utf-8"))
+    finally:
+        widget.shutdown(timeout_ms=LONG)
+    assert config["archs"] == FIG6_ARCHS and config["dataset"] == "fashion-mnist"
+    assert (config["subset"], config["epochs"], config["batch_size"]) == (3000, 6, 64)
+    assert config["lr"] == pytest.approx(0.05) and config["shortcut"] == "A"
 
 
 def write_recorded_run(root: Path) -> None:
@@ -221,6 +249,42 @@ def test_recorded_run_is_drawn_at_once_and_exports(qtbot, tmp_path):
 
     with Image.open(png_path) as image:
         assert image.width >= 1000 and image.height > 300
+
+
+def _shipped_csv(model: str) -> dict[str, list[float]]:
+    import csv
+
+    path = ROOT / "assets" / "runs" / "figure6" / model / "metrics.csv"
+    with path.open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    columns = ("epoch", "train_loss", "train_error", "test_error")
+    return {key: [float(r[key]) for r in rows] for key in columns}
+
+
+def test_show_recorded_run_draws_the_shipped_figure6_curves(qtbot):
+    """The button with the run shipped in assets/runs (no runs_root: what a user's click loads)."""
+    widget = TrainTab()
+    qtbot.addWidget(widget)
+    widget.show_recorded_run()
+
+    assert "figure6" in widget.message.text() and "4 models" in widget.message.text()
+    assert list(widget.plots.models) == FIG6_ARCHS  # plain nets first, by depth: the paper's legend
+    for name, curves in widget.plots.models.items():
+        shipped = _shipped_csv(name)
+        x, loss = curves.items["loss"].getData()
+        assert list(x) == shipped["epoch"] and list(loss) == pytest.approx(shipped["train_loss"])
+        x, train = curves.items["train_error"].getData()
+        assert list(x) == shipped["epoch"]
+        assert list(train) == pytest.approx([100 * e for e in shipped["train_error"]])  # in %, as Fig. 6
+        x, test = curves.items["test_error"].getData()
+        assert list(x) == shipped["epoch"]
+        assert list(test) == pytest.approx([100 * e for e in shipped["test_error"]])
+    # Each curve sits in its column: plain nets left, ResNets right.
+    plain = {id(i) for i in widget.plots.error_plain.listDataItems()}
+    residual = {id(i) for i in widget.plots.error_res.listDataItems()}
+    assert id(widget.plots.models["plain56"].items["test_error"]) in plain
+    assert id(widget.plots.models["resnet56"].items["test_error"]) in residual
+    assert widget.export_csv_button.isEnabled() and widget.export_png_button.isEnabled()
 
 
 def test_export_to_an_unwritable_place_is_a_message(qtbot, tmp_path):

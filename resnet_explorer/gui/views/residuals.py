@@ -89,6 +89,7 @@ class ResidualsView(DrawnWhenShown, QWidget):
         ll = QVBoxLayout(left)
         ll.setContentsMargins(0, 0, 0, 0)
         self.key = QLabel()
+        self.key.setWordWrap(True)  # the budget warning must not widen the pane at 1024x768
         self.key.hide()
         ll.addLayout(bar)
         ll.addWidget(self.key)
