@@ -22,6 +22,7 @@ from filelock import FileLock, Timeout
 
 from . import training_state as ts
 from .errors import UserInputError
+from .training_budget import settings_differ
 
 LOCK_FILE = ".lock"
 OWNER_FILE = ".lock.owner"
@@ -104,14 +105,10 @@ def config_conflicts(saved: dict[str, Any], current: dict[str, Any]) -> list[str
     for key in sorted(current):
         if key in RUNTIME_KEYS or key in ("arch", "archs") or key not in saved:
             continue
-        old, new = saved[key], current[key]
         if key == "epochs":
             continue  # training longer or shorter is allowed: the step schedule follows the new length
-        if isinstance(old, list):
-            old = tuple(old)
-        if isinstance(new, list):
-            new = tuple(new)
-        if old != new:
+        old, new = saved[key], current[key]
+        if settings_differ(old, new):
             conflicts.append(f"{key} {old!r} -> {new!r}")
     return conflicts
 

@@ -73,11 +73,14 @@ def budget_differences(a: dict[str, Any] | None, b: dict[str, Any] | None) -> li
     for key in BUDGET_KEYS:
         if key not in a or key not in b:
             continue  # not recorded on one side (an older card): no evidence either way
-        va, vb = a.get(key), b.get(key)
-        if isinstance(va, list):
-            va = tuple(va)
-        if isinstance(vb, list):
-            vb = tuple(vb)
-        if va != vb:
-            differences.append(f"{_LABELS.get(key, key)} {_shown(va)} vs {_shown(vb)}")
+        if settings_differ(a[key], b[key]):
+            differences.append(f"{_LABELS.get(key, key)} {_shown(a[key])} vs {_shown(b[key])}")
     return differences
+
+
+def settings_differ(old: Any, new: Any) -> bool:
+    """Whether two values of one setting differ, a JSON list and a tuple counting as the same sequence."""
+    def plain(v: Any) -> Any:
+        return tuple(v) if isinstance(v, list) else v
+
+    return plain(old) != plain(new)
