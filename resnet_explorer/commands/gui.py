@@ -26,6 +26,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--size", metavar="WxH", type=window_size, default=None,
                    help="window size in pixels, e.g. 1024x768 (a classroom projector); default 1360x860 "
                         "for --screenshot, else the last used")
+    p.add_argument("--zoom", type=float, default=None, metavar="FACTOR",
+                   help="presentation zoom, 0.8 to 2.0 (Ctrl++ / Ctrl+- / Ctrl+0 in the window; remembered)")
     p.add_argument("--language", default=None, choices=["en", "ko"],
                    help="interface language (default: the last used, else the system's)")
 
@@ -71,4 +73,4 @@ def run(args: argparse.Namespace) -> int:
     lesion = tuple(b.strip() for b in (args.lesion or "").split(",") if b.strip())
     return run_app(image=list(args.image or []), model=args.model, tab=args.tab,
                    screenshot=args.screenshot, language=args.language, compare=args.compare, lesion=lesion,
-                   size=args.size)
+                   size=args.size, zoom=args.zoom)

@@ -12,6 +12,7 @@ from PySide6.QtGui import QFont, QGuiApplication, QImage
 from PySide6.QtWidgets import QApplication
 
 from . import i18n
+from . import zoom as zoom_mod
 from .main_window import MainWindow, settings
 from .model_picker import accelerators
 
@@ -54,16 +55,21 @@ def initial_language() -> str:
 
 def run(image: list[str] | None = None, model: str | None = None, tab: str | None = None,
         screenshot: str | None = None, language: str | None = None, compare: str | None = None,
-        lesion: tuple[str, ...] = (), size: tuple[int, int] | None = None) -> int:
+        lesion: tuple[str, ...] = (), size: tuple[int, int] | None = None,
+        zoom: float | None = None) -> int:
     """Open the window (or render it to ``screenshot``); returns the exit status."""
     app = application()
     i18n.set_language(language or initial_language())
+    if zoom is not None:
+        zoom_mod.apply(zoom)
     if screenshot:
         return take_screenshot(screenshot, image=image, model=model, tab=tab or "predict",
                                compare=compare, lesion=lesion, size=size or SCREENSHOT_SIZE)
     window = MainWindow()
     if size:
         window.resize(*size)
+    if zoom is not None:
+        window.set_zoom(zoom)  # an explicit zoom wins over the remembered one
     exit_hook = _exit_when_shown(window)  # noqa: F841 - only for bench/bench_startup.py; must live
     window.show()
     window.start(model, image, compare=compare, lesion=lesion)

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from . import i18n
+from . import i18n, zoom
 from .controller import Explorer
 from .i18n import tr
 from .inputs import MODEL_SUFFIXES, DropContents, read_mime
@@ -196,6 +196,18 @@ class MainWindow(QMainWindow):
             action.setShortcut(QKeySequence(f"Ctrl+{i + 1}"))
             self.view_menu.addAction(action)
             self.tab_actions[name] = action
+        self.view_menu.addSeparator()
+        self.zoom_actions = {
+            "in": QAction(self, triggered=lambda: self.set_zoom(zoom.step(zoom.factor(), +1))),
+            "out": QAction(self, triggered=lambda: self.set_zoom(zoom.step(zoom.factor(), -1))),
+            "reset": QAction(self, triggered=lambda: self.set_zoom(1.0)),
+        }
+        # Ctrl++ is Ctrl+Shift+= on most keyboards: accept Ctrl+= too, as browsers do.
+        self.zoom_actions["in"].setShortcuts([QKeySequence.StandardKey.ZoomIn, QKeySequence("Ctrl+=")])
+        self.zoom_actions["out"].setShortcuts([QKeySequence.StandardKey.ZoomOut])
+        self.zoom_actions["reset"].setShortcut(QKeySequence("Ctrl+0"))
+        for action in self.zoom_actions.values():
+            self.view_menu.addAction(action)
         self.language_menu = mb.addMenu("")
         group = QActionGroup(self)
         self.language_actions: dict[str, QAction] = {}
@@ -430,6 +442,13 @@ class MainWindow(QMainWindow):
         if self.persist:
             settings().setValue("language", code)
 
+    def set_zoom(self, factor: float) -> None:
+        """Presentation zoom (fonts, plot labels, line widths), remembered for the next start."""
+        applied = zoom.apply(factor)
+        if self.persist:
+            settings().setValue(zoom.SETTINGS_KEY, applied)
+        self.statusBar().showMessage(tr("Zoom {percent}%").format(percent=round(applied * 100)), 2000)
+
     def show_message(self, level: str, text: str) -> None:
         """An inline message over the window that fades (errors stay a little longer)."""
         if level == "error":
@@ -596,6 +615,12 @@ class MainWindow(QMainWindow):
             self.resize(DEFAULT_SIZE)
         self._recent_images = _list(s.value("recent_images"))[:MAX_RECENT]
         self._recent_weights = _list(s.value("recent_weights"))[:MAX_RECENT]
+        try:
+            saved_zoom = float(s.value(zoom.SETTINGS_KEY) or 1.0)
+        except (TypeError, ValueError):  # a hand-edited setting: start at normal size
+            saved_zoom = 1.0
+        if zoom.nearest_step(saved_zoom) != zoom.factor():
+            zoom.apply(saved_zoom)
         device = self._settings_value("device") or "auto"
         self.device_picker.set_current(device)
         self.explorer.device = self.device_picker.currentData() or "auto"
@@ -679,6 +704,9 @@ class MainWindow(QMainWindow):
         running = bool(self.train_tab is not None and self.train_tab.running)  # type: ignore[attr-defined]
         self.train_action.setText(tr("Stop training") if running else tr("Start training"))
         self.view_menu.setTitle(tr("&View"))
+        self.zoom_actions["in"].setText(tr("Zoom in (presentation)"))
+        self.zoom_actions["out"].setText(tr("Zoom out"))
+        self.zoom_actions["reset"].setText(tr("Normal size"))
         self.language_menu.setTitle(tr("&Language"))
         self.help_menu.setTitle(tr("&Help"))
         self.help_action.setText(tr("What is residual learning?"))

@@ -22,6 +22,8 @@ from PySide6.QtCore import Qt
 
 from resnet_explorer.core.recorded_runs import Curves, colour_for
 
+from . import plotting, zoom
+
 try:
     from resnet_explorer.gui.i18n import tr
 except ImportError:  # the i18n module is written in parallel; until then English only
@@ -84,6 +86,11 @@ class BinnedSeries:
 
     def __len__(self) -> int:
         return len(self.xs) + (1 if self._acc else 0)
+
+
+def label_font() -> dict[str, str]:
+    """CSS for an axis label at the presentation zoom."""
+    return {"font-size": f"{zoom.scaled(9):.1f}pt"}
 
 
 @dataclass
@@ -177,14 +184,16 @@ class CurvePlots(pg.GraphicsLayoutWidget):
             error_plot, loss_plot = self._plots_for(residual)
             error_title = tr("ResNets: error") if residual else tr("Plain networks: error")
             loss_title = tr("ResNets: training loss") if residual else tr("Plain networks: training loss")
-            error_plot.setTitle(error_title, color=TEXT, size="11pt")
-            loss_plot.setTitle(loss_title, color=TEXT, size="10pt")
+            error_plot.setTitle(error_title, color=TEXT, size=f"{zoom.scaled(11):.1f}pt")
+            loss_plot.setTitle(loss_title, color=TEXT, size=f"{zoom.scaled(10):.1f}pt")
             error_plot.setToolTip(error_tip.format(kind=kind))
             loss_plot.setToolTip(loss_tip.format(kind=kind))
-            error_plot.setLabel("left", tr("error (%)"), color=TEXT)
-            loss_plot.setLabel("left", tr("loss"), color=TEXT)
+            error_plot.setLabel("left", tr("error (%)"), color=TEXT, **label_font())
+            loss_plot.setLabel("left", tr("loss"), color=TEXT, **label_font())
         for plot in self.all_plots:
-            plot.setLabel("bottom", tr(self.x_label), color=TEXT)
+            plot.setLabel("bottom", tr(self.x_label), color=TEXT, **label_font())
+        for model in self.models.values():
+            self._style_curves(model)
         self._rebuild_legends()
 
     # -- data --------------------------------------------------------------------------------------
@@ -214,14 +223,22 @@ class CurvePlots(pg.GraphicsLayoutWidget):
         model = ModelCurves(name, colour_for(name, index))
         error_plot, loss_plot = self._plots_for(model.residual)
         colour = model.colour
-        model.items["train_error"] = error_plot.plot(
-            pen=pg.mkPen(colour, width=1.2, style=Qt.PenStyle.DashLine))
-        model.items["test_error"] = error_plot.plot(
-            pen=pg.mkPen(colour, width=3), symbol="o", symbolSize=5, symbolBrush=colour, symbolPen=None)
         # No clipToView: it feeds auto-range only the visible part, which then never grows.
-        model.items["loss"] = loss_plot.plot(pen=pg.mkPen(colour, width=1.5))
+        model.items["train_error"] = error_plot.plot()
+        model.items["test_error"] = error_plot.plot(symbol="o", symbolBrush=colour, symbolPen=None)
+        model.items["loss"] = loss_plot.plot()
+        self._style_curves(model)
         self.models[name] = model
         return model
+
+    @staticmethod
+    def _style_curves(model: ModelCurves) -> None:
+        """Thin dashed training error, bold test error, loss: widths at the presentation zoom."""
+        colour = model.colour
+        model.items["train_error"].setPen(plotting.pen(colour, 1.2, style=Qt.PenStyle.DashLine))
+        model.items["test_error"].setPen(plotting.pen(colour, 3))
+        model.items["test_error"].setSymbolSize(zoom.scaled(5))
+        model.items["loss"].setPen(plotting.pen(colour, 1.5))
 
     def _model(self, name: str) -> ModelCurves:
         if name not in self.models:
@@ -308,8 +325,8 @@ class CurvePlots(pg.GraphicsLayoutWidget):
 
     def _add_key(self, plot: pg.PlotItem) -> None:
         grey = (110, 110, 110)
-        thin = pg.PlotDataItem(pen=pg.mkPen(grey, width=1.2, style=Qt.PenStyle.DashLine))
-        bold = pg.PlotDataItem(pen=pg.mkPen(grey, width=3))
+        thin = pg.PlotDataItem(pen=plotting.pen(grey, 1.2, style=Qt.PenStyle.DashLine))
+        bold = pg.PlotDataItem(pen=plotting.pen(grey, 3))
         plot.legend.addItem(thin, tr("training error"))
         plot.legend.addItem(bold, tr("test error"))
 

@@ -290,7 +290,7 @@ class ResidualsView(DrawnWhenShown, QWidget):
                 where = stage_axis.layout(names, stages)
                 x = where.x
                 self._std_layouts.append((where, measured, info))
-            self.std_plot.plot(x, values, pen=pg.mkPen(colour, width=2), symbol="o", symbolSize=5,
+            self.std_plot.plot(x, values, pen=plotting.pen(colour, 2), symbol="o", symbolSize=5,
                                symbolBrush=colour, symbolPen=None, connect="finite")
         axis = self.std_plot.getAxis("bottom")
         if sort:
@@ -372,7 +372,8 @@ class ResidualsView(DrawnWhenShown, QWidget):
             self.top.set_rows([])
             return
         reference = None
-        if main.lesioned and intact is not None and intact.image_key == main.image_key:
+        if (main.lesioned and intact is not None and intact.image_key == main.image_key
+                and intact.convert_asked == main.convert_asked):
             reference = {i: float(intact.probs[i]) for i, _, _ in main.top_k}
         self.top.reference_label = tr("intact network")
         self.top.set_rows([(i, class_label(name), p) for i, name, p in main.top_k], reference=reference)
