@@ -305,3 +305,20 @@ def test_two_processes_keep_identical_weights_and_write_one_checkpoint(tmp_path)
         "metrics.csv", "model.safetensors", "state.json", "state.safetensors"]
     assert len(training_state.read_metrics_csv(out / "resnet20/metrics.csv")) == 1
     assert proc.stdout.count("resnet20 epoch 1/1") == 1  # rank 0 alone reports
+
+
+def test_the_time_left_counts_evaluations_apart_from_training_steps():
+    from resnet_explorer.core.engine import EVAL_IMAGES_PER_STEP_IMAGE, _Timing
+
+    timing = _Timing(steps=10, step_s=5.0)  # 0.5 s per step of 64 images, no evaluation measured yet
+    guessed = timing.estimate(steps=100, evals=2, n_test=10_000, batch_size=64)
+    per_eval = 0.5 * 10_000 / (EVAL_IMAGES_PER_STEP_IMAGE * 64)
+    assert guessed == pytest.approx(100 * 0.5 + 2 * per_eval)
+    timing.evals, timing.eval_s = 2, 30.0  # measured: 15 s per evaluation
+    assert timing.estimate(steps=100, evals=2, n_test=10_000, batch_size=64) == pytest.approx(50 + 30)
+
+
+def test_each_epoch_event_reports_the_time_left_of_the_whole_job(tmp_path):
+    events = list(TrainingRun(tiny(epochs=3)).events())
+    etas = [e.eta_s for e in events if isinstance(e, EpochEvent)]
+    assert etas[-1] == 0.0 and etas[0] > etas[1] > 0.0

@@ -357,3 +357,18 @@ def _fields(text: str) -> list[str]:
     import string
 
     return [f for _, f, _, _ in string.Formatter().parse(text) if f]
+
+
+def test_progress_counts_the_evaluations_as_work():
+    from resnet_explorer.gui.train_tab import _evaluation_weight, _Progress
+
+    weight = _evaluation_weight({"n_train": 3000, "n_test": 10_000})
+    assert weight == pytest.approx(10_000 / (3 * 3000))
+    progress = _Progress()
+    progress.start(["plain20", "resnet20"], epochs=2, eval_weight=1.0)
+    for model in ("plain20", "resnet20"):
+        progress.update(model, 1.0, 1)
+    assert progress.fraction == pytest.approx(0.25)  # trained one epoch each, nothing evaluated yet
+    for model in ("plain20", "resnet20"):
+        progress.update(model, 1.0, 1, evaluated=True)
+    assert progress.fraction == pytest.approx(0.5)
