@@ -166,6 +166,50 @@ def test_a_stalled_server_times_out_instead_of_hanging(server, tiny, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def _record_urlopen_timeouts(monkeypatch) -> list:
+    """The ``timeout`` every urlopen call gets (the real urlopen still runs, against the local server)."""
+    import inspect
+    import urllib.request
+
+    real = urllib.request.urlopen
+    seen = []
+
+    def spy(*args, **kwargs):
+        bound = inspect.signature(real).bind(*args, **kwargs)
+        seen.append(bound.arguments.get("timeout", "not given: the socket default, no limit"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(urllib.request, "urlopen", spy)
+    return seen
+
+
+def test_downloads_wait_at_most_30_s_for_the_network_by_default(server, tiny, tmp_path, monkeypatch):
+    _, data = tiny
+    name = hashed_name("tiny", data)
+    server.files[name] = data
+    seen = _record_urlopen_timeouts(monkeypatch)
+    weights.download(server.url(name), tmp_path / "a" / name)
+    # fetch() is what load_model uses for torchvision's weights; it passes no timeout either.
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "hub"))
+    remote = weights.RemoteWeights("tiny-test", "resnet18", server.url(name), len(data), "x.y", 0.0)
+    assert weights.fetch(remote).read_bytes() == data
+    assert seen == [30.0, 30.0]
+
+
+def test_the_model_zoo_downloads_with_the_30_s_timeout(tmp_path, monkeypatch):
+    """load_model("resnet18-imagenet") from the GUI's model list or the CLI, offline (a closed port)."""
+    from resnet_explorer.core import zoo
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    catalog = weights.torchvision_catalog()
+    offline = {k: dataclasses.replace(v, url=closed_port_url(v.filename)) for k, v in catalog.items()}
+    monkeypatch.setattr(weights, "torchvision_catalog", lambda: offline)
+    seen = _record_urlopen_timeouts(monkeypatch)
+    with pytest.raises(DownloadError, match="resnet18-imagenet"):
+        zoo.load_model("resnet18-imagenet", device="cpu")
+    assert seen == [30.0]
+
+
 def test_http_error_is_reported(server, tmp_path):
     with pytest.raises(DownloadError, match="404"):
         weights.download(server.url("missing-12345678.pth"), tmp_path / "missing-12345678.pth")
