@@ -215,7 +215,7 @@ def _error_column(
     finite = values[np.isfinite(values)]
     # Fractions (0..1) become percentages; a column whose values all lie in [0, 1] is a fraction.
     if finite.size and finite.max() <= 1.0:
-        values = values * 1.0
+        values = values * 100.0
     return 100.0 - values if from_accuracy else values
 
 
