@@ -26,6 +26,8 @@ _EXPORTS = {
     "list_models": "resnet_explorer.core.zoo",
     "open_image": "resnet_explorer.core.images",
     "analyze": "resnet_explorer.core.probe",
+    "describe_domain": "resnet_explorer.core.domain",
+    "convert_like_fashion_mnist": "resnet_explorer.core.domain",
     "Analysis": "resnet_explorer.core.probe",
     "train": "resnet_explorer.core.engine",
     "TrainConfig": "resnet_explorer.core.engine",

@@ -3,7 +3,10 @@
 Decoding uses an allow-list of formats, treats Pillow's decompression-bomb *warning* as an error (so a
 small file that claims a huge canvas is refused before it is decoded), applies the EXIF orientation a
 camera records, takes the first frame of an animation and converts every pixel mode to RGB or L on
-purpose (transparency is composited over white, 16-bit grey is scaled, CMYK is converted).
+purpose (16-bit grey is scaled, CMYK is converted). Transparency is composited over a background
+colour: white by default, as viewers show it; a model's preprocessing uses its training pictures' own
+background instead (black for Fashion-MNIST's white-on-black pictures), so images opened for a model
+keep their alpha (``open_image(..., keep_alpha=True)``) until then.
 """
 
 from __future__ import annotations
@@ -29,14 +32,18 @@ MAX_FILE_BYTES = 512 * 2**20
 # get to allocate it.
 MAX_DECODED_BYTES = 256 * 2**20
 HIGH_DEPTH_BAND = 2**20  # pixels converted at a time from 16/32-bit grey, so the float copies stay small
-BACKGROUND = (255, 255, 255)  # transparent pixels are shown over white, as viewers do
+WHITE = (255, 255, 255)
+BLACK = (0, 0, 0)
+BACKGROUND = WHITE  # transparent pixels are shown over white, as viewers do
 
 ImageSource = str | os.PathLike | bytes
 
 
-def open_image(source: ImageSource, *, name: str | None = None) -> Image.Image:
+def open_image(source: ImageSource, *, name: str | None = None, keep_alpha: bool = False) -> Image.Image:
     """Decode ``source`` (a path or the encoded bytes) into a loaded RGB or L image, EXIF applied.
 
+    ``keep_alpha``: an image with transparency comes back as RGBA or LA instead, for the model's
+    preprocessing to composite over its own background (:func:`to_rgb_or_l`).
     Raises :class:`UserInputError` with one line naming the input for a missing, unreadable, empty,
     non-image, truncated, oversized (decompression bomb), tiny or absurdly shaped image.
     """
@@ -46,7 +53,7 @@ def open_image(source: ImageSource, *, name: str | None = None) -> Image.Image:
         raise UserInputError(f"{label} is empty (0 bytes), not an image")
     image = _decode(data, label)
     _check_size(image, label)
-    return to_rgb_or_l(image)
+    return keep_transparency(image) if keep_alpha else to_rgb_or_l(image)
 
 
 def _read_file(path: Path, label: str) -> bytes:
@@ -128,32 +135,42 @@ def _check_size(image: Image.Image, label: str) -> None:
                              f"at most {MAX_ASPECT}x")
 
 
-def to_rgb_or_l(image: Image.Image) -> Image.Image:
-    """Convert any Pillow mode to RGB (colour) or L (grey), each case handled on purpose."""
+def to_rgb_or_l(image: Image.Image, background: tuple[int, int, int] = BACKGROUND) -> Image.Image:
+    """Convert any Pillow mode to RGB (colour) or L (grey), each case handled on purpose;
+    transparent pixels are composited over ``background``."""
+    image = keep_transparency(image)
+    if image.mode == "LA":
+        return _flatten(image, background).convert("L")
+    if image.mode == "RGBA":
+        return _flatten(image, background)
+    return image
+
+
+def keep_transparency(image: Image.Image) -> Image.Image:
+    """Like :func:`to_rgb_or_l`, but an image with transparency becomes RGBA (grey: LA) instead."""
     mode = image.mode
-    if mode in ("RGB", "L"):
+    if mode in ("RGB", "L", "RGBA", "LA"):
         return image
     if mode == "1":
         return image.convert("L")
     if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
         return _high_depth_to_l(image)
     if mode == "P":
-        has_alpha = "transparency" in image.info
-        image = image.convert("RGBA" if has_alpha else "RGB")
-        return _flatten(image) if has_alpha else image
-    if mode in ("LA", "La"):
-        return _flatten(image).convert("L")
-    if mode in ("RGBA", "RGBa", "PA"):
-        return _flatten(image)
+        return image.convert("RGBA" if "transparency" in image.info else "RGB")
+    if mode == "La":
+        return image.convert("LA")
+    if mode in ("RGBa", "PA"):
+        return image.convert("RGBA")
     # CMYK, YCbCr, LAB, HSV, RGBX: Pillow's converters give plain RGB.
     return image.convert("RGB")
 
 
-def _flatten(rgba: Image.Image) -> Image.Image:
-    """Composite over white: a transparent logo looks as it does in a viewer."""
-    rgba = rgba.convert("RGBA")
-    background = Image.new("RGBA", rgba.size, BACKGROUND + (255,))
-    return Image.alpha_composite(background, rgba).convert("RGB")
+def _flatten(image: Image.Image, background: tuple[int, int, int]) -> Image.Image:
+    """Composite over ``background``: white shows a transparent logo as a viewer does; black is what
+    a white-on-black dataset's pictures have around the object."""
+    rgba = image.convert("RGBA")
+    canvas = Image.new("RGBA", rgba.size, tuple(background) + (255,))
+    return Image.alpha_composite(canvas, rgba).convert("RGB")
 
 
 def _high_depth_to_l(image: Image.Image) -> Image.Image:

@@ -19,7 +19,7 @@ import json
 import os
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +30,9 @@ from PIL import Image
 from . import cards, checkpoint, files
 from . import weights as W
 from .devices import resolve_device  # noqa: F401  (re-exported: callers import it from here)
+from .domain import Domain, describe_domain
 from .errors import UserInputError
-from .images import to_rgb_or_l
+from .images import BACKGROUND, to_rgb_or_l
 from .resnet import ARCHS, ResNet, build_model
 from .state_check import check_state
 
@@ -55,6 +56,9 @@ class Preprocessing:
     ``resize``: the shorter side is resized to this first (None: straight to the input size);
     ``crop``: then a centre crop of this side (None: the input size). Interpolation is bilinear with
     antialiasing, exactly as torchvision's ``ImageClassification`` transform, on PIL images.
+    ``background``: what transparent pixels are composited over, the training pictures' own background
+    (set from the model's domain when it is loaded; None: white, as viewers show them). It is derived
+    from the card's dataset, so :meth:`to_dict` (the card's entry) leaves it out.
     """
 
     input_size: tuple[int, int, int]
@@ -63,6 +67,7 @@ class Preprocessing:
     resize: int | None = None
     crop: int | None = None
     grayscale: bool = False
+    background: tuple[int, int, int] | None = None
 
     @classmethod
     def imagenet(cls, resize: int = 256, crop: int = 224) -> Preprocessing:
@@ -79,8 +84,10 @@ class Preprocessing:
                    bool(d.get("grayscale", size[0] == 1)))
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "input_size": list(self.input_size), "mean": list(self.mean),
-                "std": list(self.std)}
+        d = {**asdict(self), "input_size": list(self.input_size), "mean": list(self.mean),
+             "std": list(self.std)}
+        d.pop("background")
+        return d
 
     @property
     def mode(self) -> str:
@@ -88,7 +95,7 @@ class Preprocessing:
         return "L" if self.input_size[0] == 1 else "RGB"
 
     def _convert(self, image: Image.Image) -> Image.Image:
-        image = to_rgb_or_l(image)
+        image = to_rgb_or_l(image, self.background or BACKGROUND)
         if self.grayscale and image.mode != "L":
             image = image.convert("L")  # trained on grey (ITU-R 601 luma), maybe repeated into 3 channels
         return image if image.mode == self.mode else image.convert(self.mode)
@@ -174,6 +181,12 @@ class LoadedModel:
     def num_params(self) -> int:
         return sum(p.numel() for p in self.model.parameters())
 
+    @property
+    def domain(self) -> Domain:
+        """What the training pictures were like (see :mod:`core.domain`), from the card."""
+        return describe_domain(self.card, class_names=self.class_names,
+                               preprocessing=self.preprocessing.to_dict())
+
 
 def wrap_model(model: ResNet, *, model_id: str = "custom", class_names: Sequence[str] | None = None,
                preprocessing: Preprocessing | None = None, device: str | torch.device = "auto",
@@ -185,6 +198,9 @@ def wrap_model(model: ResNet, *, model_id: str = "custom", class_names: Sequence
     if len(names) != n:
         raise UserInputError(f"{model_id}: {len(names)} class names for {n} outputs")
     pre = preprocessing or _default_preprocessing(model)
+    if pre.background is None:  # transparency goes over the training pictures' background
+        pre = replace(pre, background=describe_domain(card, class_names=names,
+                                                      preprocessing=pre.to_dict()).background)
     return LoadedModel(model.eval().to(dev), model_id, names, pre, dev, dict(card or {}), source)
 
 

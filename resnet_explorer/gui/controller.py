@@ -61,6 +61,8 @@ class Explorer(QObject):
         self.compare_loaded: Any = None
         self.compare_info: ModelInfo | None = None
         self.compare_analysis: AnalysisResult | None = None
+        # Keys of the images shown converted like the model's training pictures: a per-image toggle.
+        self._converted: set[int] = set()
         self._runners = {name: JobRunner(f"resnet-explorer-{name}", self)
                          for name in ("models", "analysis", "images")}
         for runner in self._runners.values():
@@ -169,6 +171,21 @@ class Explorer(QObject):
         self.lesion_changed.emit(blocks)
         self.request_analysis()
 
+    def set_conversion(self, on: bool) -> None:
+        """Analyse the current image converted like the model's training pictures (or the original)."""
+        if self.current is None or on == self.is_converted():
+            return
+        if on:
+            self._converted.add(self.current.key)
+        else:
+            self._converted.discard(self.current.key)
+        self.request_analysis()
+
+    def is_converted(self, image: OpenedImage | None = None) -> bool:
+        """Whether ``image`` (default: the current one) is analysed converted."""
+        image = image or self.current
+        return image is not None and image.key in self._converted
+
     def set_gradcam_class(self, index: int | None) -> None:
         """Explain class ``index`` with Grad-CAM (``None``: the top prediction)."""
         if index != self.gradcam_class:
@@ -182,11 +199,12 @@ class Explorer(QObject):
         runner = self._runners["analysis"]
         # analyze() enters inference_mode itself, except around the Grad-CAM backward pass.
         key = self.info.model_id  # type: ignore[union-attr]
+        convert = self.is_converted()
         runner.submit("analyze", jobs.analyze_job, self.loaded, self.current, inference=False, model_key=key,
-                      gradcam_class=self.gradcam_class, lesion=self.lesion)
+                      gradcam_class=self.gradcam_class, lesion=self.lesion, convert=convert)
         if self.lesion and not self._answers(self.intact, self.info, self.current):
             runner.submit("intact", jobs.analyze_job, self.loaded, self.current, inference=False,
-                          model_key=key, gradcam=False, feature_maps=False)
+                          model_key=key, gradcam=False, feature_maps=False, convert=convert)
         self._request_compare()
 
     def _request_compare(self) -> None:
@@ -196,12 +214,14 @@ class Explorer(QObject):
             return
         self._runners["analysis"].submit("compare", jobs.analyze_job, self.compare_loaded, self.current,
                                          inference=False, gradcam=False, feature_maps=False,
-                                         model_key=self.compare_info.model_id)  # type: ignore[union-attr]
+                                         model_key=self.compare_info.model_id,  # type: ignore[union-attr]
+                                         convert=self.is_converted())
 
-    @staticmethod
-    def _answers(result: AnalysisResult | None, info: ModelInfo | None, image: OpenedImage | None) -> bool:
+    def _answers(self, result: AnalysisResult | None, info: ModelInfo | None,
+                 image: OpenedImage | None) -> bool:
         return (result is not None and info is not None and image is not None
-                and result.model_id == info.model_id and result.image_key == image.key)
+                and result.model_id == info.model_id and result.image_key == image.key
+                and result.convert_asked == self.is_converted(image))
 
     def _block_order(self, name: str) -> int:
         names = [b.name for b in self.info.blocks] if self.info else []

@@ -59,6 +59,7 @@ class ModelInfo:
     dataset: str = ""
     name: str = ""  # the zoo's short name (a file's stem)
     budget: dict | None = None  # how it was trained (core.training_budget), None when the card is silent
+    domain: Any = None  # core.domain.Domain: what its training pictures were like
 
     @property
     def layers_3x3(self) -> list[str]:
@@ -110,6 +111,12 @@ class AnalysisResult:
     lesioned: tuple[str, ...]
     elapsed_s: float
     image_key: int = 0  # which image it answers (id of the OpenedImage)
+    # The image against the model's domain (core.domain): why it is unlike the training pictures
+    # (Message tuples, about the original), whether conversion was asked for and whether it was applied.
+    domain: Any = None
+    domain_reasons: tuple = ()
+    convert_asked: bool = False
+    converted: bool = False
 
 
 def _describe_block(name: str, block: Any) -> BlockInfo:
@@ -144,6 +151,7 @@ def describe_model(loaded: Any, model_id: str | None = None) -> ModelInfo:
         stages=tuple(model.stage_names), config=dict(model.config),
         dataset=str((loaded.card or {}).get("dataset", "")),
         budget=budget_of(loaded.card),
+        domain=getattr(loaded, "domain", None),
     )
 
 
@@ -159,9 +167,12 @@ def load_model_job(model_id: str, device: str, *, progress: Callable[[int, int],
 def _rgb_array(image: Any, side: int) -> np.ndarray:
     from PIL import Image
 
+    from resnet_explorer.core.images import to_rgb_or_l
+
     small = image.copy()
     small.thumbnail((side, side), Image.Resampling.LANCZOS)
-    return np.asarray(small.convert("RGB"), dtype=np.uint8).copy()
+    # Shown over white, as viewers show transparency; the model composites over its own background.
+    return np.asarray(to_rgb_or_l(small).convert("RGB"), dtype=np.uint8).copy()
 
 
 def open_image_job(source: str | bytes, label: str) -> OpenedImage:
@@ -171,7 +182,9 @@ def open_image_job(source: str | bytes, label: str) -> OpenedImage:
 
     path = source if isinstance(source, str) else ""
     try:
-        image = open_image(source, name=label)  # the file's name reads better in a banner than its path
+        # The file's name reads better in a banner than its path. Alpha is kept: each model composites
+        # transparency over its own training pictures' background.
+        image = open_image(source, name=label, keep_alpha=True)
     except ExplorerError as exc:
         return OpenedImage(label, path, error=str(exc))
     except (OSError, ValueError) as exc:
@@ -194,15 +207,21 @@ def _np(value: Any) -> np.ndarray:
 
 def analyze_job(loaded: Any, opened: OpenedImage, *, model_key: str = "", gradcam_class: int | None = None,
                 lesion: tuple[str, ...] = (), feature_maps: bool = True, gradcam: bool = True,
-                top_k: int = 5) -> AnalysisResult:
+                top_k: int = 5, convert: bool = False) -> AnalysisResult:
     """Run the core's ``analyze`` on one image and detach everything the views show.
 
     ``model_key`` names the model as the GUI asked for it (so a result can be matched to its model).
+    ``convert``: analyse the image made like the model's training pictures (``Domain.convert``), where
+    the model's domain has such a conversion (Fashion-MNIST, MNIST); the original otherwise.
     """
     from resnet_explorer.core.probe import analyze
 
     start = time.perf_counter()
-    a = analyze(loaded, opened.image, top_k=top_k, gradcam=gradcam, gradcam_class=gradcam_class,
+    domain = loaded.domain
+    reasons = tuple(domain.check(opened.image))
+    converted = bool(convert and domain.convertible)
+    image = domain.convert(opened.image) if converted else opened.image
+    a = analyze(loaded, image, top_k=top_k, gradcam=gradcam, gradcam_class=gradcam_class,
                 lesion=tuple(lesion), feature_maps=feature_maps)
     elapsed = float(getattr(a, "elapsed_s", 0.0) or (time.perf_counter() - start))
     return AnalysisResult(
@@ -218,6 +237,10 @@ def analyze_job(loaded: Any, opened: OpenedImage, *, model_key: str = "", gradca
         lesioned=tuple(a.lesioned or ()),
         elapsed_s=elapsed,
         image_key=opened.key,
+        domain=domain,
+        domain_reasons=reasons,
+        convert_asked=bool(convert),
+        converted=converted,
     )
 
 

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QScrollArea,
     QSlider,
     QSplitter,
     QStackedWidget,
@@ -19,15 +20,21 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from resnet_explorer.core.domain import PHOTO_MODEL  # PIL and numpy only: no torch at start-up
+
 from ..controller import Explorer
+from ..domain_text import domain_text
 from ..i18n import class_label, notifier, tr
 from ..imaging import heatmap_rgba
 from ..jobs import AnalysisResult, OpenedImage
+from ..widgets.domain_note import DomainNote
 from ..widgets.image_panel import ImagePanel
 from ..widgets.thumbnails import ThumbnailStrip
 from ..widgets.top_bars import TopBars
 
 DEFAULT_OPACITY = 0.6
+ORIGINAL_HEIGHT = 220  # the photo as given, beside the predictions: small, for comparison
+ORIGINAL_HEIGHT_WITH_NOTE = 120  # ... smaller while the domain note needs the room (1024x768 screens)
 
 
 def caption(text: str = "") -> QLabel:
@@ -123,6 +130,13 @@ class PredictView(QWidget):
         self.cam_note = QLabel()
         self.cam_note.setWordWrap(True)
         self.cam_note.setStyleSheet("color: #666666;")
+        # What the model's training pictures were like, and a note when the picture is unlike them.
+        self.domain_label = QLabel()
+        self.domain_label.setWordWrap(True)
+        self.domain_label.setStyleSheet("color: #555555;")
+        self.domain_note = DomainNote()
+        self.domain_note.convert_toggled.connect(explorer.set_conversion)
+        self.domain_note.photo_model_requested.connect(self._photo_model_requested)
         self._cam: np.ndarray | None = None
         self.stack = QStackedWidget()
         self.stack.addWidget(self.empty)
@@ -140,12 +154,13 @@ class PredictView(QWidget):
         # The network's view (with Grad-CAM) is the point of this tab: it gets the big panel. The photo
         # as given sits small beside the predictions, for comparison.
         self.original_caption, self.input_caption = caption(), caption()
-        self.original.setMinimumSize(160, 160)
-        self.original.setMaximumHeight(220)
+        self.original.setMinimumSize(160, 100)
+        self.original.setMaximumHeight(ORIGINAL_HEIGHT)
         left = QWidget()
         ll = QVBoxLayout(left)
         ll.setContentsMargins(0, 0, 0, 0)
         ll.addWidget(self.input_caption)
+        ll.addWidget(self.domain_label)  # what it sees, under what it was trained on
         ll.addWidget(self.network_input, 1)
         self.top_box = QGroupBox()
         top_layout = QVBoxLayout(self.top_box)
@@ -168,11 +183,18 @@ class PredictView(QWidget):
         side_layout.addWidget(self.original_caption)
         side_layout.addWidget(self.original)
         side_layout.addWidget(self.top_box)
+        side_layout.addWidget(self.domain_note)
         side_layout.addWidget(self.cam_box)
         side_layout.addStretch(1)
+        # On a small screen (or with a long note) the side column scrolls instead of squeezing controls.
+        scroll = QScrollArea()
+        scroll.setWidget(side)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(left)
-        split.addWidget(side)
+        split.addWidget(scroll)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
         split.setSizes([700, 460])
@@ -190,18 +212,37 @@ class PredictView(QWidget):
             w, h = opened.size
             self.original_caption.setText(tr("Your image ({w}x{h})").format(w=w, h=h))
         # The old prediction belongs to the old image: clear until the new one arrives.
+        self.domain_note.clear()
         self.network_input.set_image(None)
         self.network_input.set_overlay(None)
         self.bars.set_rows([])
         self.cam_class.clear()
 
     def _model_loaded(self, _info: object) -> None:
+        self.domain_note.clear()
+        self._show_domain()
         self._refresh_bars()
+
+    def _show_domain(self) -> None:
+        info = self.explorer.info
+        domain = getattr(info, "domain", None)
+        self.domain_label.setVisible(domain is not None)
+        if domain is not None:
+            self.domain_label.setText(tr("Trained on: {domain}").format(domain=domain_text(domain)))
+
+    def _photo_model_requested(self) -> None:
+        # The model picker follows (and shows the download's progress) through the explorer's signals.
+        self.explorer.load_model(PHOTO_MODEL)
 
     def _show_analysis(self, result: AnalysisResult) -> None:
         self.network_input.set_image(result.display_image)
         h, w = result.display_image.shape[:2]
-        self.input_caption.setText(tr("What the network sees ({w}x{h})").format(w=w, h=h))
+        caption = (tr("What the network sees ({w}x{h}, converted)") if result.converted
+                   else tr("What the network sees ({w}x{h})"))
+        self.input_caption.setText(caption.format(w=w, h=h))
+        self.domain_note.show_for(result.domain, result.domain_reasons, result.converted)
+        self.original.setMaximumHeight(ORIGINAL_HEIGHT if self.domain_note.isHidden()
+                                       else ORIGINAL_HEIGHT_WITH_NOTE)
         self._cam = result.gradcam
         self._fill_cam_classes(result)
         self._refresh_bars()
@@ -226,7 +267,8 @@ class PredictView(QWidget):
             return
         intact = self.explorer.intact
         reference = None
-        if result.lesioned and intact is not None and intact.image_key == result.image_key:
+        if (result.lesioned and intact is not None and intact.image_key == result.image_key
+                and intact.convert_asked == result.convert_asked):
             reference = {i: float(intact.probs[i]) for i, _, _ in result.top_k}
         self.bars.reference_label = tr("intact network")
         selected = result.gradcam_class if self.cam_toggle.isChecked() else None
@@ -276,6 +318,10 @@ class PredictView(QWidget):
         self.original.setToolTip(tr("The image as you gave it."))
         self.network_input.setToolTip(tr("The image after resizing, cropping and colour conversion: exactly "
                                          "what enters the network, with the Grad-CAM heat map on top."))
+        self.domain_label.setToolTip(tr("What the pictures this network learned from were like: it can only "
+                                        "answer with these classes, and pictures unlike these confuse it."))
+        self._show_domain()
+        self.domain_note.retranslate()
         if self.explorer.current is not None:
             self._image_selected_captions()
         if self.explorer.analysis is not None:
