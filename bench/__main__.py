@@ -30,6 +30,12 @@ SCRIPTS: list[tuple[str, list[str], list[str], tuple[str, ...]]] = [
     # One thread: what the app's analysis worker uses on this 2-core machine (all cores but one).
     ("bench_analyze.py", ["--runs", "21", "--threads", "1"],
      ["--runs", "5", "--warmup", "1", "--threads", "1"], ("analyze_vs_torchvision", "gradcam_vs_hand")),
+    # Each CAM method against a bare forward + backward; Score-CAM's one pair takes minutes on one thread.
+    ("bench_cams.py", ["--runs", "11", "--slow-runs", "1", "--threads", "1"],
+     ["--runs", "3", "--warmup", "1", "--slow-runs", "1", "--threads", "1", "--methods",
+      "gradcam,gradcam++,layercam,occlusion"],
+     ("cam_gradcam_vs_fwd_bwd", "cam_gradcampp_vs_fwd_bwd", "cam_layercam_vs_fwd_bwd",
+      "cam_scorecam_vs_fwd_bwd", "cam_occlusion_vs_fwd_bwd")),
     ("bench_gui_latency.py", ["--offscreen", "--rounds", "9"], ["--offscreen", "--rounds", "3"],
      ("drop_to_result",)),
     ("bench_gui_latency.py", ["--offscreen", "--rounds", "9", "--model", "random:resnet50"],

@@ -11,6 +11,7 @@ import sys
 import time
 from typing import Any
 
+from resnet_explorer.commands.cam_options import add_cam_options, classify_cam_methods, save_cams
 from resnet_explorer.commands.options import in_range
 from resnet_explorer.commands.output import dumps, printable
 from resnet_explorer.core import limits
@@ -35,8 +36,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="how many classes to show (default 5)")
     p.add_argument("--ten-crop", action="store_true",
                    help="average the softmax over 10 crops (corners, centre, mirrored), as the paper tests")
+    p.add_argument("--convert", action="store_true",
+                   help="first make each image like the model's training pictures, as Fashion-MNIST's were "
+                        "made (grey, light background inverted, trimmed, centred on black, 28x28); for "
+                        "Fashion-MNIST / MNIST models")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="where to run")
     p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    add_cam_options(p, out_help="folder for the overlays: IMAGE-STEM.METHOD.png per image and method, the "
+                                "map over what the network saw")
 
 
 class _StderrProgress:
@@ -81,11 +88,16 @@ def _classify_one(loaded: Any, path: str, args: argparse.Namespace) -> dict[str,
     from resnet_explorer.core.images import open_image
     from resnet_explorer.core.probe import analyze
 
-    image = open_image(path)
-    result = analyze(loaded, image, top_k=args.top_k, gradcam=False, feature_maps=False, measures=False,
+    image = open_image(path, keep_alpha=True)  # transparency goes over the model's own background
+    domain = loaded.domain
+    reasons = domain.check(image)
+    shown = domain.convert(image) if args.convert else image
+    result = analyze(loaded, shown, top_k=args.top_k, gradcam=False, feature_maps=False, measures=False,
                      ten_crop=args.ten_crop)
-    return {"image": path, "size": list(image.size),
-            "top_k": [{"index": p.index, "name": p.name, "prob": p.prob} for p in result.top_k]}
+    return {"image": path, "size": list(image.size), "converted": bool(args.convert),
+            "unlike_training": [r.to_dict() for r in reasons],
+            "top_k": [{"index": p.index, "name": p.name, "prob": p.prob} for p in result.top_k],
+            "cams": save_cams(loaded, shown, path, args, classify_cam_methods(args))}
 
 
 def _print_text(loaded: Any, result: dict[str, Any]) -> None:
@@ -93,12 +105,31 @@ def _print_text(loaded: Any, result: dict[str, Any]) -> None:
     width = max(len(p["name"]) for p in result["top_k"])
     for rank, p in enumerate(result["top_k"], 1):
         print(f"  {rank}. {p['name']:<{width}}  {100 * p['prob']:6.2f}%  (class {p['index']})")
+    for cam in result.get("cams", []):
+        print(f"  {cam['method']} of {cam['class_name']} at {cam['layer']}: {printable(cam['path'])}")
+    _print_domain_note(loaded, result)
+
+
+def _print_domain_note(loaded: Any, result: dict[str, Any]) -> None:
+    """Why the answer may be wrong: the picture is unlike the training pictures (and what was done)."""
+    domain = loaded.domain
+    reasons = "; ".join(r["text"] for r in result["unlike_training"])
+    if result["converted"]:
+        print(f"  converted like {domain.name} (grey; a light background inverted; trimmed to the object; "
+              f"centred on black)" + (f"; the original: {reasons}" if reasons else ""))
+    elif reasons:
+        print(f"  note: unlike the training pictures ({domain.describe()}): {reasons}; "
+              "--convert makes it like them")
 
 
 def run(args: argparse.Namespace) -> int:
-    from resnet_explorer.core.errors import ExplorerError
+    from resnet_explorer.core.errors import ExplorerError, UserInputError
 
+    classify_cam_methods(args)  # an incomplete --cam request fails before the model loads
     loaded = _load(args)
+    if args.convert and not loaded.domain.convertible:
+        raise UserInputError(f"--convert makes images like Fashion-MNIST's or MNIST's; {loaded.model_id} "
+                             f"was trained on {loaded.domain.describe()}: give it the photos as they are")
     results, errors = [], []
     for path in args.images:
         try:
@@ -113,6 +144,7 @@ def run(args: argparse.Namespace) -> int:
             _print_text(loaded, result)
     if args.json:
         doc = {"model": loaded.model_id, "arch": loaded.arch, "device": str(loaded.device),
-               "ten_crop": bool(args.ten_crop), "results": results, "errors": errors}
+               "ten_crop": bool(args.ten_crop), "domain": loaded.domain.to_dict(), "results": results,
+               "errors": errors}
         print(dumps(doc))
     return 2 if errors else 0

@@ -11,6 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import limits
+from .class_tally import ClassTally
 from .data import Split, load_dataset, normalize
 from .devices import resolve_device  # noqa: F401  (re-exported: callers import it from here)
 from .errors import UserInputError
@@ -19,11 +21,14 @@ from .errors import UserInputError
 @torch.inference_mode()
 def evaluate_split(model: nn.Module, split: Split, mean: torch.Tensor, std: torch.Tensor,
                    batch_size: int = 1000, *, channels_last: bool = True, amp: bool = False,
-                   should_stop: Callable[[], bool] | None = None) -> dict[str, float] | None:
+                   should_stop: Callable[[], bool] | None = None,
+                   on_batch: Callable[[int, torch.Tensor, torch.Tensor], None] | None = None,
+                   ) -> dict[str, float] | None:
     """Sums over ``split`` (already on the model's device): ``loss_sum``, ``correct1``, ``correct5``, ``n``.
 
     Returns ``None`` if ``should_stop()`` became true between batches. The model is put in eval mode
-    and back into the mode it was in.
+    and back into the mode it was in. ``on_batch(start, logits, labels)`` sees every batch (per-class
+    counts, mistakes: :class:`class_tally.ClassTally`).
     """
     was_training = model.training
     model.eval()
@@ -42,6 +47,8 @@ def evaluate_split(model: nn.Module, split: Split, mean: torch.Tensor, std: torc
             loss_sum += float(F.cross_entropy(logits, y, reduction="sum"))
             correct1 += float((top[:, 0] == y).sum())
             correct5 += float((top == y[:, None]).any(dim=1).sum())
+            if on_batch is not None:
+                on_batch(start, logits, y)
     finally:
         model.train(was_training)
     return {"loss_sum": loss_sum, "correct1": correct1, "correct5": correct5, "n": float(len(split))}
@@ -128,16 +135,24 @@ def _check_numbers(batch_size: int, subset: int | None) -> None:
 
 def evaluate(loaded_or_path: Any, dataset: str, split: str = "test", *, data_dir: str | None = None,
              download: bool = True, batch_size: int = 500, device: str = "auto",
-             subset: int | None = None, seed: int = 0) -> dict[str, Any]:
+             subset: int | None = None, seed: int = 0, misclassified: int = 0) -> dict[str, Any]:
     """Top-1 and top-5 accuracy (fractions), mean cross-entropy loss and ``n`` of a model on a split.
 
     ``loaded_or_path``: a ``LoadedModel``, a model file path, or a model id (through the zoo).
     ``split``: "test" (imagefolder: the held-out images) or "train". The images are normalised with the
     model's own preprocessing (its card), not the dataset's statistics.
+
+    Per class: ``class_names``, ``confusion`` (rows = true class, columns = predicted; row sums are the
+    class counts, the trace over ``n`` is ``top1``) and ``per_class`` ([{class, name, n, correct,
+    accuracy}]). With ``misclassified=N``, ``misclassified`` lists the N most confident mistakes
+    ({index, true, true_name, predicted, predicted_name, confidence, image}), ``image`` being what the
+    network saw (HxWxC uint8 numpy array; C = 1 or 3).
     """
     if split not in ("test", "train"):
         raise UserInputError(f"unknown split {split!r}; use test or train")
     _check_numbers(batch_size, subset)
+    if misclassified and limits.MISTAKES.problem(misclassified):
+        raise UserInputError(f"misclassified {limits.MISTAKES.problem(misclassified)}")
     dev = resolve_device(device)
     loaded = _load(loaded_or_path, dev)
     prep = _preprocessing(loaded)
@@ -152,9 +167,21 @@ def evaluate(loaded_or_path: Any, dataset: str, split: str = "test", *, data_dir
     c = input_size[0]
     mean = torch.tensor(prep["mean"], dtype=torch.float32, device=dev).view(1, c, 1, 1)
     std = torch.tensor(prep["std"], dtype=torch.float32, device=dev).view(1, c, 1, 1)
-    sums = evaluate_split(model, data, mean, std, batch_size, channels_last=False)
+    tally = ClassTally(bundle.num_classes, keep=misclassified, device=dev)
+    sums = evaluate_split(model, data, mean, std, batch_size, channels_last=False, on_batch=tally.add)
     assert sums is not None
     n = max(sums["n"], 1.0)
-    return {"model": str(getattr(loaded, "model_id", loaded_or_path)), "dataset": bundle.name, "split": split,
-            "top1": sums["correct1"] / n, "top5": sums["correct5"] / n, "loss": sums["loss_sum"] / n,
-            "n": int(sums["n"])}
+    result = {"model": str(getattr(loaded, "model_id", loaded_or_path)), "dataset": bundle.name,
+              "split": split, "top1": sums["correct1"] / n, "top5": sums["correct5"] / n,
+              "loss": sums["loss_sum"] / n, "n": int(sums["n"]), "class_names": list(bundle.class_names),
+              **tally.summary(list(bundle.class_names))}
+    if misclassified:
+        result["misclassified"] = _mistakes(tally, data, bundle.class_names)
+    return result
+
+
+def _mistakes(tally: ClassTally, data: Split, names: list[str]) -> list[dict[str, Any]]:
+    """The tally's mistakes with their class names and pictures (HxWxC uint8, as the network saw them)."""
+    return [{"index": m.index, "true": m.true, "true_name": names[m.true], "predicted": m.predicted,
+             "predicted_name": names[m.predicted], "confidence": m.confidence,
+             "image": data.images[m.index].permute(1, 2, 0).cpu().numpy()} for m in tally.mistakes()]

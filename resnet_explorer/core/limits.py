@@ -85,6 +85,7 @@ SUBSET = Range(1, 1_000_000_000, integer=True)
 VAL_FRACTION = Range(0, 0.99, lo_open=True)
 THREADS = Range(1, 1024, integer=True)
 TOP_K = Range(1, NUM_CLASSES.hi, integer=True)
+MISTAKES = Range(1, 10_000, integer=True)  # evaluate --misclassified --top: a PNG each
 
 # TrainConfig field -> its range; ``None`` is allowed for the fields listed in OPTIONAL_FIELDS.
 TRAIN_CONFIG = {"epochs": EPOCHS, "batch_size": TRAIN_BATCH, "lr": LR, "momentum": MOMENTUM,

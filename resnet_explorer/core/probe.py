@@ -7,7 +7,8 @@ handle, also on error) and records:
 * feature maps of the stem and of every stage (the GUI's grids);
 * per residual block, ||F(x)|| / ||x||: the residual branch against the block's input;
 * per 3x3 conv, the std of its BN output before the addition / ReLU (the paper's Fig. 7);
-* Grad-CAM for a class at a stage;
+* a class activation map for a class at the stem, a stage or a block: Grad-CAM, Grad-CAM++, LayerCAM,
+  Score-CAM or occlusion (the formulas live in :mod:`cams`; this module records what they need);
 * block lesion (Veit et al. 2016): chosen blocks output their shortcut only, during this call.
 
 Reductions are computed on the device inside the hooks and kept as 0-d tensors; they are stacked and
@@ -19,8 +20,9 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +31,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from . import cams
 from .errors import UserInputError
 from .images import open_image
 from .resnet import ResNet
@@ -53,6 +56,8 @@ class Analysis:
     feature_maps: dict[str, np.ndarray] = field(default_factory=dict)
     residual_ratio: dict[str, float] = field(default_factory=dict)
     response_std: list[tuple[str, float]] = field(default_factory=list)
+    # The class activation map of whichever method ``cam_method`` names (the ``gradcam`` names predate
+    # the other methods; ``cam``, ``cam_class`` and ``cam_stage`` read the same fields).
     gradcam: np.ndarray | None = None
     gradcam_class: int | None = None
     gradcam_stage: str | None = None
@@ -60,6 +65,23 @@ class Analysis:
     display_image: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 3), np.uint8))
     ten_crop: bool = False
     elapsed_s: float = 0.0
+    cam_method: str | None = None
+    # Where the map was computed: "stem" (the stem's output, after its ReLU and max-pool), "layerS.I" (that
+    # block's output, after the addition and ReLU; a stage means its last block) or "input" (occlusion).
+    cam_layer: str | None = None
+
+    @property
+    def cam(self) -> np.ndarray | None:
+        """The class activation map (H, W) in [0, 1] at the displayed input's size."""
+        return self.gradcam
+
+    @property
+    def cam_class(self) -> int | None:
+        return self.gradcam_class
+
+    @property
+    def cam_stage(self) -> str | None:
+        return self.gradcam_stage
 
 
 # ----- lesion ----------------------------------------------------------------------------------------
@@ -109,7 +131,8 @@ class _Recorder:
         if self.want_maps:
             self._hook(stack, self.model.maxpool, self._keep_map("stem"))
             for name, stage in self.model.stages.items():
-                self._hook(stack, stage, self._keep_map(name))
+                # On the stage's last block, not the stage: a CAM split runs the blocks one by one.
+                self._hook(stack, stage[-1], self._keep_map(name))
         if self.want_measures:
             for name, block in self.model.blocks():
                 handle = block.register_forward_pre_hook(self._norm_of_input(name))
@@ -152,43 +175,79 @@ def _population_std(t: torch.Tensor) -> torch.Tensor:
 
 
 # ----- the forward pass ------------------------------------------------------------------------------
-def _forward(model: ResNet, x: torch.Tensor,
-             cam_stage: str | None) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Logits, and the Grad-CAM stage's activation as a grad-tracking leaf when one is asked for.
+def cam_layer(model: ResNet, stage: str) -> str:
+    """The tensor a CAM at ``stage`` is computed on: "stem", or a block name (a stage's last block)."""
+    if stage == "stem":
+        return "stem"
+    if stage in model.stages:
+        return f"{stage}.{len(model.stages[stage]) - 1}"
+    if stage in {name for name, _ in model.blocks()}:
+        return stage
+    raise UserInputError(f"no stage {stage!r} for a class activation map; choose stem, "
+                         f"{', '.join(model.stages)} or a block such as {_example_block(model)}")
 
-    Without Grad-CAM it all runs under ``inference_mode``. With it, the network up to ``cam_stage`` runs
-    under ``no_grad`` and only the rest records a graph, so the one backward pass goes from the logits
-    to that stage and no further (no parameter gradients are ever computed).
+
+def _example_block(model: ResNet) -> str:
+    names = [name for name, _ in model.blocks()]
+    return names[min(1, len(names) - 1)]
+
+
+def _units(model: ResNet) -> list[tuple[str, Callable[[torch.Tensor], torch.Tensor]]]:
+    """The network up to its head as named steps: the stem, then every block in order."""
+    return [("stem", model.forward_stem), *model.blocks()]
+
+
+def _forward(model: ResNet, x: torch.Tensor, layer: str | None,
+             track: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Logits, and the activation after ``layer`` ("stem" or a block name) when one is asked for.
+
+    Without a layer it all runs under ``inference_mode``; so it does with ``track=False`` (Score-CAM
+    needs the activation, not its gradient). With ``track``, the network up to ``layer`` runs under
+    ``no_grad`` and only the rest records a graph from a grad-tracking leaf, so the one backward pass
+    goes from the logits to that layer and no further (no parameter gradients are ever computed).
     """
-    if cam_stage is None:
+    if layer is None:
         with torch.inference_mode():
             return model(x), None
-    stages = list(model.stages.items())
-    split = next(i for i, (name, _) in enumerate(stages) if name == cam_stage) + 1
+    units = _units(model)
+    if not track:
+        with torch.inference_mode():
+            h, act = x, None
+            for name, unit in units:
+                h = unit(h)
+                act = h if name == layer else act
+            return model.forward_head(h), act
+    split = next(i for i, (name, _) in enumerate(units) if name == layer) + 1
     with torch.no_grad():
-        h = model.forward_stem(x)
-        for _, stage in stages[:split]:
-            h = stage(h)
+        h = x
+        for _, unit in units[:split]:
+            h = unit(h)
     with torch.enable_grad():
         act = h.detach().requires_grad_(True)
         h = act
-        for _, stage in stages[split:]:
-            h = stage(h)
+        for _, unit in units[split:]:
+            h = unit(h)
         return model.forward_head(h), act
 
 
-def _gradcam(logits: torch.Tensor, act: torch.Tensor, ref: int, cls: int,
-             size: tuple[int, int]) -> torch.Tensor:
-    """Selvaraju et al. 2017: ReLU of the activation weighted by its spatially averaged gradient."""
-    with torch.enable_grad():
-        (grad,) = torch.autograd.grad(logits[ref, cls], act)
-    with torch.no_grad():
-        weights = grad[ref].mean(dim=(1, 2), keepdim=True)
-        cam = F.relu((weights * act[ref].detach()).sum(dim=0))
-        cam = F.interpolate(cam[None, None], size=size, mode="bilinear", align_corners=False)[0, 0]
-        cam = cam.clamp_min(0)
-        peak = cam.max()
-        return torch.where(peak > 0, cam / peak.clamp_min(1e-12), torch.zeros_like(cam))
+_GRADIENT_CAMS = {"gradcam": cams.grad_cam, "gradcam++": cams.grad_cam_plus_plus, "layercam": cams.layer_cam}
+
+
+def _class_map(method: str, model: ResNet, batch: torch.Tensor, logits: torch.Tensor,
+               act: torch.Tensor | None, ref: int, cls: int, progress: cams.ProgressFn | None,
+               cancel: threading.Event | None) -> torch.Tensor:
+    """The unnormalised map of ``method`` for image ``ref`` of ``batch`` (see :mod:`cams`)."""
+    if method in _GRADIENT_CAMS:
+        assert act is not None
+        with torch.enable_grad():
+            (grad,) = torch.autograd.grad(logits[ref, cls], act)
+        with torch.no_grad():
+            return _GRADIENT_CAMS[method](act[ref].detach(), grad[ref])
+    x = batch[ref:ref + 1]
+    if method == "scorecam":
+        assert act is not None
+        return cams.score_cam(model, x, act[ref], cls, progress=progress, cancel=cancel)
+    return cams.occlusion(model, x, cls, progress=progress, cancel=cancel)
 
 
 # ----- inputs ----------------------------------------------------------------------------------------
@@ -196,7 +255,7 @@ def _prepare(loaded: LoadedModel, image: Any, ten_crop: bool) -> tuple[torch.Ten
     """(N,C,H,W) on the model's device, and the picture the network sees (HxWx3 uint8)."""
     pre = loaded.preprocessing
     if isinstance(image, (str, os.PathLike, bytes)):
-        image = open_image(image)
+        image = open_image(image, keep_alpha=True)  # the preprocessing knows the model's background
     if isinstance(image, Image.Image):
         if ten_crop:
             batch, shown = pre.ten_crop(image)
@@ -223,55 +282,82 @@ def _tensor_input(loaded: LoadedModel, image: torch.Tensor,
     return batch, loaded.preprocessing.unnormalise(batch[0])
 
 
-def _check_options(loaded: LoadedModel, top_k: int, gradcam_class: int | None, stage: str | None) -> None:
+def _check_options(loaded: LoadedModel, top_k: int, gradcam_class: int | None, stage: str | None,
+                   method: str | None) -> None:
     n = len(loaded.class_names)
     if top_k < 1:
         raise UserInputError(f"top-k must be at least 1, got {top_k}")
     if gradcam_class is not None and not 0 <= gradcam_class < n:
-        raise UserInputError(f"Grad-CAM class {gradcam_class} is out of range (the model has {n} classes)")
-    if stage is not None and stage not in loaded.model.stages:
-        raise UserInputError(f"no stage {stage!r} for Grad-CAM; stages are {', '.join(loaded.model.stages)}")
+        raise UserInputError(f"CAM class {gradcam_class} is out of range (the model has {n} classes)")
+    if method is not None and method not in cams.METHODS:
+        raise UserInputError(f"unknown CAM method {method!r}; choose {', '.join(cams.METHODS)}")
+    if stage is not None:
+        cam_layer(loaded.model, stage)  # raises for an unknown stage or block
+
+
+def _one_of(new: Any, old: Any, name: str) -> Any:
+    """``cam_stage`` / ``cam_class`` and their older ``gradcam_`` names: either, not two different values."""
+    if new is not None and old is not None and new != old:
+        raise UserInputError(f"cam_{name}={new!r} and gradcam_{name}={old!r} disagree; give one")
+    return new if new is not None else old
 
 
 # ----- the one public entry --------------------------------------------------------------------------
 def analyze(loaded: LoadedModel, image: Any, *, top_k: int = 5, gradcam: bool = True,
             gradcam_class: int | None = None, gradcam_stage: str | None = None,
             lesion: Iterable[str] = (), feature_maps: bool = True, measures: bool = True,
-            ten_crop: bool = False) -> Analysis:
+            ten_crop: bool = False, cam: str | None = None, cam_class: int | None = None,
+            cam_stage: str | None = None, progress: cams.ProgressFn | None = None,
+            cancel: threading.Event | None = None) -> Analysis:
     """Classify ``image`` and look inside ``loaded``'s network while doing it (see the module docstring).
 
-    ``image``: a PIL image, a path / encoded bytes, or a preprocessed (C,H,W) tensor. ``gradcam_class``
-    defaults to the top-1 class, ``gradcam_stage`` to the last stage. ``lesion`` names blocks
-    (``"layer2.1"``) whose F(x) is removed for this call; every result then describes the lesioned net.
+    ``image``: a PIL image, a path / encoded bytes, or a preprocessed (C,H,W) tensor. ``cam``: the class
+    activation map's method, one of :data:`cams.METHODS` ("gradcam", "gradcam++", "layercam",
+    "scorecam", "occlusion"); without it, ``gradcam`` (default True) asks for Grad-CAM.
+    ``cam_class`` (or ``gradcam_class``) defaults to the top-1 class; ``cam_stage`` (or ``gradcam_stage``)
+    to the last stage: "stem", a stage ("layer3": its last block's output) or a block ("layer2.1": its
+    output after the addition and ReLU); occlusion perturbs the input and has no stage.
+    Score-CAM and occlusion run many forward passes: ``progress(done, total)`` after each batch,
+    ``cancel`` (a ``threading.Event``) checked between batches. ``lesion`` names blocks (``"layer2.1"``)
+    whose F(x) is removed for this call; every result then describes the lesioned net.
     ``measures=False`` skips the residual ratios and response stds. With ``ten_crop`` the probabilities
     are the mean softmax of the ten crops; the maps and measures are the centre crop's.
     """
     start = time.perf_counter()
     model = loaded.model
-    _check_options(loaded, top_k, gradcam_class, gradcam_stage)
+    method = cam if cam is not None else ("gradcam" if gradcam else None)
+    cls_asked = _one_of(cam_class, gradcam_class, "class")
+    stage_asked = _one_of(cam_stage, gradcam_stage, "stage")
+    _check_options(loaded, top_k, cls_asked, stage_asked, method)
     batch, shown = _prepare(loaded, image, ten_crop)
     ref = TEN_CROP_CENTER if ten_crop else 0
-    cam_stage = (gradcam_stage or model.stage_names[-1]) if gradcam else None
+    stage = None if method is None else "input" if method in cams.INPUT_METHODS else (
+        stage_asked or model.stage_names[-1])
+    layer = None if stage in (None, "input") else cam_layer(model, stage)
     recorder = _Recorder(model, ref, feature_maps=feature_maps, measures=measures)
-    with lesioned_blocks(model, lesion) as chosen, contextlib.ExitStack() as hooks:
-        recorder.attach(hooks)
-        logits, act = _forward(model, batch, cam_stage)
-    probs = F.softmax(logits.detach().float(), dim=1).mean(dim=0)
-    k = min(top_k, probs.numel())
-    top_p, top_i = probs.topk(k)
-    scalars = _gather(recorder, model, chosen, top_p, top_i)  # the one device -> host copy of numbers
-    result = Analysis(
-        top_k=[Prediction(int(i), loaded.class_names[int(i)], float(p))
-               for i, p in zip(scalars["top_i"], scalars["top_p"], strict=True)],
-        probs=probs.cpu().numpy(),
-        feature_maps={n: t.float().cpu().numpy() for n, t in recorder.maps.items()},
-        residual_ratio=scalars["ratio"], response_std=scalars["std"], lesioned=chosen,
-        display_image=shown, ten_crop=ten_crop,
-    )
-    if act is not None:
-        cls = int(scalars["top_i"][0]) if gradcam_class is None else gradcam_class
-        result.gradcam = _gradcam(logits, act, ref, cls, shown.shape[:2]).cpu().numpy()
-        result.gradcam_class, result.gradcam_stage = cls, cam_stage
+    with lesioned_blocks(model, lesion) as chosen:
+        with contextlib.ExitStack() as hooks:
+            recorder.attach(hooks)
+            logits, act = _forward(model, batch, layer, track=method in cams.GRADIENT_METHODS)
+        probs = F.softmax(logits.detach().float(), dim=1).mean(dim=0)
+        k = min(top_k, probs.numel())
+        top_p, top_i = probs.topk(k)
+        scalars = _gather(recorder, model, chosen, top_p, top_i)  # the one device -> host copy of numbers
+        result = Analysis(
+            top_k=[Prediction(int(i), loaded.class_names[int(i)], float(p))
+                   for i, p in zip(scalars["top_i"], scalars["top_p"], strict=True)],
+            probs=probs.cpu().numpy(),
+            feature_maps={n: t.float().cpu().numpy() for n, t in recorder.maps.items()},
+            residual_ratio=scalars["ratio"], response_std=scalars["std"], lesioned=chosen,
+            display_image=shown, ten_crop=ten_crop,
+        )
+        if method is not None:
+            # Still inside the lesion: Score-CAM and occlusion run the (lesioned) network again.
+            cls = int(scalars["top_i"][0]) if cls_asked is None else cls_asked
+            raw = _class_map(method, model, batch, logits, act, ref, cls, progress, cancel)
+            result.gradcam = cams.to_display(raw, shown.shape[:2]).cpu().numpy()
+            result.gradcam_class, result.gradcam_stage = cls, stage
+            result.cam_method, result.cam_layer = method, layer or "input"
     result.elapsed_s = time.perf_counter() - start
     return result
 
