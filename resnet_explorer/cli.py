@@ -23,6 +23,8 @@ COMMANDS = {
     "lesion-study": "lesion_study",
     "landscape": "landscape",
     "gradients": "gradients",
+    "sanity-check": "sanity_check",
+    "install-desktop": "install_desktop",
 }
 
 

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QEventLoop, QObject, QTimer
-from PySide6.QtGui import QFont, QGuiApplication, QImage
+from PySide6.QtGui import QFont, QGuiApplication, QIcon, QImage
 from PySide6.QtWidgets import QApplication
 
 from . import i18n
@@ -31,8 +31,19 @@ def application(argv: list[str] | None = None) -> QApplication:
     app.setApplicationDisplayName("ResNet Explorer")
     app.setOrganizationName("resnet-explorer")
     app.setStyle("Fusion")  # the same look on every platform, and in the README's screenshots
+    app.setWindowIcon(_icon())
     _set_fonts(app)
     return app  # type: ignore[return-value]
+
+
+def _icon() -> QIcon:
+    """The app's icon (also what ``install-desktop`` puts in the menu); empty if the assets are missing."""
+    from resnet_explorer.resources import asset
+
+    try:
+        return QIcon(str(asset("icons", "resnet-explorer.svg")))
+    except FileNotFoundError:
+        return QIcon()
 
 
 def _set_fonts(app: QApplication) -> None:

@@ -577,7 +577,11 @@ class MainWindow(QMainWindow):
     def _busy_changed(self, busy: bool) -> None:
         if not busy:
             self.status_busy.setText("")
-        elif not self.explorer.is_downloading():  # while loading, "Loading..." stays
+        elif self.explorer.pending_model or self.explorer.is_downloading():
+            # A model is on its way: say so ("Analysing..." with no image to analyse misled at start-up).
+            pending = self.explorer.pending_model or ""
+            self.status_busy.setText(tr("Loading {model}...").format(model=Path(pending).name))
+        else:
             self.status_busy.setText(tr("Analysing..."))
 
     def _training_changed(self, running: bool) -> None:

@@ -44,6 +44,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from resnet_explorer.gui import zoom
 from resnet_explorer.gui.memory import freeze_long_lived, thaw_long_lived
 from resnet_explorer.gui.model_picker import accelerators
 from resnet_explorer.gui.train_plots import CurvePlots
@@ -166,6 +167,7 @@ class TrainTab(QWidget):
         """Re-apply every visible text in the current language."""
         for setter, text in self._texts:
             setter(tr(text))
+        self._fit_form()  # a zoom change comes this way too
         self.plots.retranslate()
         self._show_message(*self._message)
         self._update_controls()
@@ -197,6 +199,23 @@ class TrainTab(QWidget):
         self._texts.append((setter, text))
         setter(tr(text))
 
+    def _fit_form(self) -> None:
+        """The settings column: its natural width at normal size; under the presentation zoom as narrow
+        as its pickers allow (they elide), so the window still fits a 1024-pixel projector."""
+        if zoom.factor() <= 1.0:
+            width = self._natural_form_width
+        else:
+            width = self._form.minimumSizeHint().width() + 40
+        self._scroll.setMinimumWidth(width + 20)
+
+    @staticmethod
+    def _let_pickers_shrink(form: QWidget) -> None:
+        """Long choices ("A: zero-padding identity (no parameters)") must not set the tab's minimum width:
+        at 1024x768 with the presentation zoom the window would outgrow the screen. They elide instead."""
+        for combo in form.findChildren(QComboBox):
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(10)
+
     def _build(self) -> None:
         form = QWidget()
         column = QVBoxLayout(form)
@@ -205,13 +224,16 @@ class TrainTab(QWidget):
         column.addWidget(self._build_data_box())
         column.addWidget(self._build_schedule_box())
         column.addStretch(1)
+        self._form, self._natural_form_width = form, form.sizeHint().width()
+        self._let_pickers_shrink(form)
         scroll = QScrollArea()
         scroll.setWidget(form)
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setMinimumWidth(form.sizeHint().width() + 20)
         scroll.setMaximumWidth(440)
+        self._scroll = scroll
+        self._fit_form()
 
         right = QVBoxLayout()
         right.addLayout(self._build_plot_toolbar())

@@ -522,3 +522,14 @@ def test_zoom_steps_stay_within_their_range():
     assert zoom.step(2.0, +1) == 2.0 and zoom.step(0.8, -1) == 0.8
     assert zoom.step(1.0, +1) == 1.15 and zoom.step(1.0, -1) == 0.9
     assert zoom.nearest_step(7.0) == 2.0
+
+
+def test_the_status_says_loading_while_a_model_is_on_its_way_not_analysing(window):
+    window.explorer.pending_model = "/models/resnet56.safetensors"
+    try:
+        window._busy_changed(True)
+        assert window.status_busy.text() == "Loading resnet56.safetensors..."
+    finally:
+        window.explorer.pending_model = None
+    window._busy_changed(True)
+    assert window.status_busy.text() == "Analysing..."
