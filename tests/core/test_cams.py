@@ -10,12 +10,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from resnet_explorer import analyze, build_model
+from resnet_explorer import analyze
 from resnet_explorer.core import cams
 from resnet_explorer.core.errors import UserInputError
 from resnet_explorer.core.studies import StudyCancelled
-from resnet_explorer.core.zoo import wrap_model
-from tests.core.test_probe import photo, small
+from tests.core.test_probe import one_patch_net, photo, small
 from tests.study_helpers import one_thread
 
 PATCH = (slice(3, 7), slice(9, 13))  # rows, cols of the one bright patch of the tiny net's input
@@ -95,18 +94,7 @@ def test_score_cam_and_occlusion_peak_on_the_deciding_patch():
 
 @pytest.mark.parametrize("method", cams.METHODS)
 def test_every_method_through_analyze_peaks_where_the_evidence_is(method):
-    # The Grad-CAM test of test_probe, for each method: identity blocks, positive stem filters, and a
-    # class whose weights are positive on those channels; the input is 0 except one patch.
-    torch.manual_seed(0)
-    model = build_model("resnet20", zero_init_residual=True)
-    with torch.no_grad():
-        model.conv1.weight.abs_()
-        model.fc.weight.zero_()
-        model.fc.weight[0, :16] = 1.0
-        model.fc.weight[1, :16] = -1.0
-    loaded = wrap_model(model, device="cpu")
-    x = torch.zeros(3, 32, 32)
-    x[:, 4:12, 20:28] = 1.0
+    loaded, x = one_patch_net()  # test_probe's Grad-CAM net, for each method
     result = analyze(loaded, x, cam=method, cam_class=0, feature_maps=False, measures=False)
     cam = result.cam
     row, col = np.unravel_index(np.argmax(cam), cam.shape)

@@ -178,9 +178,9 @@ def test_gradcam_defaults_shape_range_and_class_dependence(loaded):
     assert not np.allclose(other.gradcam, result.gradcam, atol=1e-3)
 
 
-def test_gradcam_peaks_where_the_evidence_is():
-    # A net that can only see one patch: identity blocks (zero-init F), positive stem filters, and a
-    # class whose weights are positive on those channels. The map must light up on the patch only.
+def one_patch_net():
+    """A net that can only see one patch: identity blocks (zero-init F), positive stem filters, and class 0
+    whose weights are positive on those channels (class 1: negative); the input is 0 except that patch."""
     torch.manual_seed(0)
     model = build_model("resnet20", zero_init_residual=True)
     with torch.no_grad():
@@ -188,9 +188,14 @@ def test_gradcam_peaks_where_the_evidence_is():
         model.fc.weight.zero_()
         model.fc.weight[0, :16] = 1.0
         model.fc.weight[1, :16] = -1.0
-    loaded = wrap_model(model, device="cpu")
     x = torch.zeros(3, 32, 32)
     x[:, 4:12, 20:28] = 1.0  # top right
+    return wrap_model(model, device="cpu"), x
+
+
+def test_gradcam_peaks_where_the_evidence_is():
+    # The map must light up on the patch only (the old gradcam_class keyword, kept for notebooks).
+    loaded, x = one_patch_net()
     cam = analyze(loaded, x, gradcam_class=0).gradcam
     row, col = np.unravel_index(np.argmax(cam), cam.shape)
     assert 4 <= row < 12 and 20 <= col < 28

@@ -21,6 +21,6 @@ def test_gui_starts_with_a_name_too_long_among_its_images(qtbot, tmp_path, resne
     out = tmp_path / "shot.png"
     status = main(["gui", str(tmp_path / LONG), images["shoe"], "--model", resnet20, "--screenshot", str(out),
                    "--language", "en"])
-    assert status == 0
+    assert status == 1  # a screenshot reports every input that failed; the others are still shown
     with Image.open(out) as png:
         assert png.size[0] > 100
