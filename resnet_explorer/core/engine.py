@@ -165,16 +165,13 @@ class TrainConfig:
 
 def load_run_config(out: str | os.PathLike) -> TrainConfig:
     """The :class:`TrainConfig` a run directory was started with (its ``config.json``)."""
-    import json
-
-    path = Path(out) / "config.json"
+    doc = run_dir.read_config(Path(out))
+    if doc is None:
+        raise UserInputError(f"nothing to resume in {out}: no config.json (was it a training run?)")
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UserInputError(f"nothing to resume in {out}: no config.json (was it a training run?)") from None
-    except (OSError, ValueError) as exc:
-        raise UserInputError(f"{path}: unreadable ({exc})") from None
-    return TrainConfig.from_dict(doc)
+        return TrainConfig.from_dict(doc)
+    except TypeError as exc:  # a field of the wrong kind, e.g. "milestones": 5
+        raise UserInputError(f"{Path(out) / 'config.json'}: not a run's settings ({exc})") from None
 
 
 # ----- events -------------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from filelock import FileLock, Timeout
 
 from . import training_state as ts
 from .errors import UserInputError
+from .files import MAX_CARD_BYTES, read_file_text
 from .training_budget import settings_differ
 
 LOCK_FILE = ".lock"
@@ -80,13 +81,28 @@ def held_runs(out: Path) -> list[str]:
     return found
 
 
-def saved_config(out: Path) -> dict[str, Any] | None:
-    """``OUT/config.json`` as a dict, ``None`` when absent or unreadable."""
-    try:
-        doc = json.loads((out / CONFIG_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+def read_config(out: Path) -> dict[str, Any] | None:
+    """``OUT/config.json`` as a dict, ``None`` when there is none; one line when it is not a run's config
+    (a pipe or a device is refused before it is opened, a huge file before it is read)."""
+    path = out / CONFIG_FILE
+    if not os.path.lexists(path):
         return None
-    return doc if isinstance(doc, dict) else None
+    text = read_file_text(path, MAX_CARD_BYTES, noun="a run's config.json")
+    try:
+        doc = json.loads(text)
+    except ValueError as exc:
+        raise UserInputError(f"{path} is not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    if not isinstance(doc, dict):
+        raise UserInputError(f"{path} is not a run's settings (a JSON object was expected)")
+    return doc
+
+
+def saved_config(out: Path) -> dict[str, Any] | None:
+    """``OUT/config.json`` as a dict, ``None`` when absent or unreadable (the resume check's view)."""
+    try:
+        return read_config(out)
+    except UserInputError:
+        return None
 
 
 def _models(config: dict[str, Any]) -> list[str]:

@@ -198,3 +198,17 @@ def test_a_damaged_state_header_is_one_short_line(tmp_path):
         training_state.load_state(path.parent)
     message = str(raised.value)
     assert "\n" not in message and len(message) < 400
+
+
+@pytest.mark.timeout(20)
+def test_a_config_json_that_is_a_pipe_or_not_an_object_is_one_line_never_a_hang(tmp_path, capsys):
+    out = tmp_path / "run"
+    out.mkdir()
+    os.mkfifo(out / "config.json")
+    assert main(["train", "--resume", "--out", str(out)]) != 0
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "named pipe" in err
+    (out / "config.json").unlink()
+    (out / "config.json").write_text("[1, 2]")
+    assert main(["train", "--resume", "--out", str(out)]) != 0
+    assert "not a run's settings" in capsys.readouterr().err
