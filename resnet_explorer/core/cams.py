@@ -82,12 +82,13 @@ def _normalised_masks(act: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 
 @torch.inference_mode()
 def score_cam_weights(model: Model, x: torch.Tensor, act: torch.Tensor, cls: int, *, batch_size: int = 32,
-                      progress: ProgressFn | None = None,
-                      cancel: threading.Event | None = None) -> torch.Tensor:
+                      progress: ProgressFn | None = None, cancel: threading.Event | None = None,
+                      fill: torch.Tensor | float = 0.0) -> torch.Tensor:
     """Wang et al. 2020: the softmax probability of ``cls`` for ``x`` masked by each channel of ``act``.
 
     ``x``: one normalised input (1, C, H, W); ``act``: its activation (K, h, w) at the chosen layer.
-    Masked pixels become 0, the normalised input's mean. Returns the K weights; ``progress(done, K)`` after
+    Masked pixels become ``fill`` (default 0, the normalised input's mean; see :func:`background_fill`).
+    Returns the K weights; ``progress(done, K)`` after
     each batch of ``batch_size`` forward passes, ``cancel`` checked before each batch.
     """
     k = act.shape[0]
@@ -95,14 +96,16 @@ def score_cam_weights(model: Model, x: torch.Tensor, act: torch.Tensor, cls: int
     for start in range(0, k, batch_size):
         check_cancel(cancel)
         masks = _normalised_masks(act[start:start + batch_size], tuple(x.shape[-2:]))
-        logits = model(x * masks.to(x.dtype))
+        masks = masks.to(x.dtype)
+        logits = model(x * masks + fill * (1 - masks))
         weights[start:start + masks.shape[0]] = F.softmax(logits.float(), dim=1)[:, cls]
         report(progress, min(start + batch_size, k), k)
     return weights
 
 
 def score_cam(model: Model, x: torch.Tensor, act: torch.Tensor, cls: int, *, batch_size: int = 32,
-              progress: ProgressFn | None = None, cancel: threading.Event | None = None) -> torch.Tensor:
+              progress: ProgressFn | None = None, cancel: threading.Event | None = None,
+              fill: torch.Tensor | float = 0.0) -> torch.Tensor:
     """``ReLU(sum_k w_k A_k)`` with the weights of :func:`score_cam_weights`; (h, w), gradient-free.
 
     The paper's weight is the score's increase over a baseline input; the baseline's score is the same
@@ -113,7 +116,8 @@ def score_cam(model: Model, x: torch.Tensor, act: torch.Tensor, cls: int, *, bat
     with torch.inference_mode():
         live = act.flatten(1).abs().amax(dim=1) > 0
         act = act[live]
-    weights = score_cam_weights(model, x, act, cls, batch_size=batch_size, progress=progress, cancel=cancel)
+    weights = score_cam_weights(model, x, act, cls, batch_size=batch_size, progress=progress, cancel=cancel,
+                                fill=fill)
     with torch.inference_mode():
         return F.relu((weights[:, None, None] * act.float()).sum(dim=0))
 
@@ -148,11 +152,13 @@ def _positions(side: int, patch: int, stride: int) -> list[int]:
 @torch.inference_mode()
 def occlusion_drops(model: Model, x: torch.Tensor, cls: int, *, patch: int | None = None,
                     stride: int | None = None, batch_size: int = 32, progress: ProgressFn | None = None,
-                    cancel: threading.Event | None = None) -> OcclusionGrid:
+                    cancel: threading.Event | None = None, fill: torch.Tensor | float = 0.0) -> OcclusionGrid:
     """Zeiler & Fergus 2014: ``p(cls | x) - p(cls | x with a patch set to 0)`` at every patch position.
 
-    ``x``: one normalised input (1, C, H, W); 0 is the mean colour of the data the model was normalised
-    with (the grey square of the paper). ``patch`` and ``stride`` default to :func:`occlusion_defaults`.
+    ``x``: one normalised input (1, C, H, W); the patch is set to ``fill``: by default 0, the mean colour
+    of the data the model was normalised with (the grey square of the paper); :func:`background_fill`
+    gives the training pictures' background instead. ``patch`` and ``stride`` default to
+    :func:`occlusion_defaults`.
     """
     side_h, side_w = x.shape[-2:]
     default_patch, default_stride = occlusion_defaults(min(side_h, side_w))
@@ -166,8 +172,9 @@ def occlusion_drops(model: Model, x: torch.Tensor, cls: int, *, patch: int | Non
         check_cancel(cancel)
         chunk = spots[start:start + batch_size]
         batch = x.expand(len(chunk), -1, -1, -1).clone()
+        patch_value = torch.as_tensor(fill, dtype=x.dtype, device=x.device).reshape(-1, 1, 1)
         for i, (r, c) in enumerate(chunk):
-            batch[i, :, r:r + patch, c:c + patch] = 0
+            batch[i, :, r:r + patch, c:c + patch] = patch_value
         probs[start:start + len(chunk)] = F.softmax(model(batch).float(), dim=1)[:, cls]
         report(progress, start + len(chunk), len(spots))
     return OcclusionGrid((base - probs).view(len(rows), len(cols)), rows, cols, patch, base)
@@ -175,13 +182,13 @@ def occlusion_drops(model: Model, x: torch.Tensor, cls: int, *, patch: int | Non
 
 def occlusion(model: Model, x: torch.Tensor, cls: int, *, patch: int | None = None, stride: int | None = None,
               batch_size: int = 32, progress: ProgressFn | None = None,
-              cancel: threading.Event | None = None) -> torch.Tensor:
+              cancel: threading.Event | None = None, fill: torch.Tensor | float = 0.0) -> torch.Tensor:
     """The (H, W) sensitivity map: each pixel's mean probability drop over the patches that cover it.
 
     Drops can be negative (hiding a patch made the class more likely); :func:`to_display` clips them.
     """
     grid = occlusion_drops(model, x, cls, patch=patch, stride=stride, batch_size=batch_size,
-                           progress=progress, cancel=cancel)
+                           progress=progress, cancel=cancel, fill=fill)
     total = torch.zeros(x.shape[-2:], device=x.device)
     count = torch.zeros_like(total)
     p = grid.patch
@@ -190,6 +197,19 @@ def occlusion(model: Model, x: torch.Tensor, cls: int, *, patch: int | None = No
             total[r:r + p, c:c + p] += grid.drops[i, j]
             count[r:r + p, c:c + p] += 1
     return total / count.clamp_min(1)
+
+
+def background_fill(mean: tuple[float, ...], std: tuple[float, ...],
+                    background: tuple[int, int, int] | None, channels: int) -> torch.Tensor | float:
+    """What "nothing here" is for a model, in its normalised input space (1, C, 1, 1), for occlusion and
+    Score-CAM: black for models trained on objects on black (Fashion-MNIST, MNIST: a grey patch on their
+    black background is itself evidence, and lit the background up), else 0, the data's mean colour (the
+    paper's grey: photos have no common background; white is only where their transparency goes)."""
+    if background is None or any(background):
+        return 0.0
+    value = torch.tensor([c / 255.0 for c in background[:channels]] if channels == 3
+                         else [sum(background) / (3 * 255.0)])
+    return ((value - torch.tensor(mean)) / torch.tensor(std)).view(1, -1, 1, 1)
 
 
 # ----- display ----------------------------------------------------------------------------------------

@@ -235,7 +235,7 @@ _GRADIENT_CAMS = {"gradcam": cams.grad_cam, "gradcam++": cams.grad_cam_plus_plus
 
 def _class_map(method: str, model: ResNet, batch: torch.Tensor, logits: torch.Tensor,
                act: torch.Tensor | None, ref: int, cls: int, progress: cams.ProgressFn | None,
-               cancel: threading.Event | None) -> torch.Tensor:
+               cancel: threading.Event | None, fill: torch.Tensor | float = 0.0) -> torch.Tensor:
     """The unnormalised map of ``method`` for image ``ref`` of ``batch`` (see :mod:`cams`)."""
     if method in _GRADIENT_CAMS:
         assert act is not None
@@ -246,8 +246,8 @@ def _class_map(method: str, model: ResNet, batch: torch.Tensor, logits: torch.Te
     x = batch[ref:ref + 1]
     if method == "scorecam":
         assert act is not None
-        return cams.score_cam(model, x, act[ref], cls, progress=progress, cancel=cancel)
-    return cams.occlusion(model, x, cls, progress=progress, cancel=cancel)
+        return cams.score_cam(model, x, act[ref], cls, progress=progress, cancel=cancel, fill=fill)
+    return cams.occlusion(model, x, cls, progress=progress, cancel=cancel, fill=fill)
 
 
 # ----- inputs ----------------------------------------------------------------------------------------
@@ -354,7 +354,11 @@ def analyze(loaded: LoadedModel, image: Any, *, top_k: int = 5, gradcam: bool = 
         if method is not None:
             # Still inside the lesion: Score-CAM and occlusion run the (lesioned) network again.
             cls = int(scalars["top_i"][0]) if cls_asked is None else cls_asked
-            raw = _class_map(method, model, batch, logits, act, ref, cls, progress, cancel)
+            pre = loaded.preprocessing
+            fill = cams.background_fill(tuple(pre.mean), tuple(pre.std), pre.background, batch.shape[1])
+            if isinstance(fill, torch.Tensor):
+                fill = fill.to(batch.device, batch.dtype)
+            raw = _class_map(method, model, batch, logits, act, ref, cls, progress, cancel, fill)
             result.gradcam = cams.to_display(raw, shown.shape[:2]).cpu().numpy()
             result.gradcam_class, result.gradcam_stage = cls, stage
             result.cam_method, result.cam_layer = method, layer or "input"

@@ -241,3 +241,16 @@ def test_no_map_without_a_method_and_bad_options_are_refused(loaded):
     with pytest.raises(UserInputError, match="disagree"):
         analyze(loaded, image, cam_stage="layer1", gradcam_stage="layer2")
     assert all(p.grad is None for p in loaded.model.parameters())
+
+
+def test_occlusion_and_score_cam_hide_with_black_for_models_trained_on_black():
+    fill = cams.background_fill((0.286,), (0.353,), (0, 0, 0), 1)
+    assert float(fill.flatten()[0]) == pytest.approx(-0.286 / 0.353)  # black, normalised
+    assert cams.background_fill((0.5, 0.5, 0.5), (0.2, 0.2, 0.2), (255, 255, 255), 3) == 0.0  # photos: grey
+    assert cams.background_fill((0.5,), (0.2,), None, 1) == 0.0
+    seen = []
+    model = lambda batch: seen.append(batch.clone()) or torch.zeros(batch.shape[0], 2)  # noqa: E731
+    x = torch.ones(1, 1, 14, 14)
+    cams.occlusion_drops(model, x, 0, patch=2, stride=2, fill=fill)
+    occluded = seen[1][0]  # seen[0] is the unoccluded input
+    assert occluded[0, 0, 0] == pytest.approx(-0.286 / 0.353) and occluded[0, 5, 5] == 1.0
