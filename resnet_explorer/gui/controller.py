@@ -57,6 +57,9 @@ class Explorer(QObject):
         self.summary: Any = None
         self.lesion: tuple[str, ...] = ()
         self.gradcam_class: int | None = None
+        # The class activation map's method (core ``cam_limits.METHODS``) and stage (None: the last stage).
+        self.cam_method = "gradcam"
+        self.cam_stage: str | None = None
         self.compare_id: str | None = None
         self.compare_loaded: Any = None
         self.compare_info: ModelInfo | None = None
@@ -192,6 +195,14 @@ class Explorer(QObject):
             self.gradcam_class = index
             self.request_analysis()
 
+    def set_cam(self, method: str | None = None, stage: str | None = None) -> None:
+        """Compute the class activation map with ``method`` ("gradcam", ..., "occlusion"; None keeps it)
+        at ``stage`` ("stem", "layer3", a block "layer2.1"; None: the last stage)."""
+        method = method or self.cam_method
+        if (method, stage) != (self.cam_method, self.cam_stage):
+            self.cam_method, self.cam_stage = method, stage
+            self.request_analysis()
+
     def request_analysis(self) -> None:
         """Analyse the current image with the current model; only the newest request is answered."""
         if self.loaded is None or self.current is None:
@@ -200,8 +211,10 @@ class Explorer(QObject):
         # analyze() enters inference_mode itself, except around the Grad-CAM backward pass.
         key = self.info.model_id  # type: ignore[union-attr]
         convert = self.is_converted()
+        # Cancellable: Score-CAM and occlusion run many forward passes; a newer request stops them early.
         runner.submit("analyze", jobs.analyze_job, self.loaded, self.current, inference=False, model_key=key,
-                      gradcam_class=self.gradcam_class, lesion=self.lesion, convert=convert)
+                      gradcam_class=self.gradcam_class, lesion=self.lesion, convert=convert,
+                      cam=self.cam_method, cam_stage=self.cam_stage, cancellable=True)
         if self.lesion and not self._answers(self.intact, self.info, self.current):
             runner.submit("intact", jobs.analyze_job, self.loaded, self.current, inference=False,
                           model_key=key, gradcam=False, feature_maps=False, convert=convert)
@@ -254,6 +267,7 @@ class Explorer(QObject):
         if not same_model:  # a device change keeps the lesioned blocks; another model has other blocks
             self.lesion = ()
             self.lesion_changed.emit(())
+            self.cam_stage = None  # another model has other blocks (the method applies to any)
         self.model_loaded.emit(info)
         self._runners["analysis"].submit("summary", jobs.summary_job, loaded)
         self.request_analysis()

@@ -117,6 +117,13 @@ class AnalysisResult:
     domain_reasons: tuple = ()
     convert_asked: bool = False
     converted: bool = False
+    # The class activation map's method ("gradcam", "gradcam++", "layercam", "scorecam", "occlusion"), the
+    # stage asked for ("stem", "layer3", a block "layer2.1"; "input" for occlusion), the tensor it was
+    # computed on (core ``Analysis.cam_layer``) and that tensor's (h, w); None without a map.
+    cam_method: str | None = None
+    cam_stage: str | None = None
+    cam_layer: str | None = None
+    cam_size: tuple[int, int] | None = None
 
 
 def _describe_block(name: str, block: Any) -> BlockInfo:
@@ -207,12 +214,15 @@ def _np(value: Any) -> np.ndarray:
 
 def analyze_job(loaded: Any, opened: OpenedImage, *, model_key: str = "", gradcam_class: int | None = None,
                 lesion: tuple[str, ...] = (), feature_maps: bool = True, gradcam: bool = True,
-                top_k: int = 5, convert: bool = False) -> AnalysisResult:
+                top_k: int = 5, convert: bool = False, cam: str = "gradcam", cam_stage: str | None = None,
+                cancel: threading.Event | None = None) -> AnalysisResult:
     """Run the core's ``analyze`` on one image and detach everything the views show.
 
     ``model_key`` names the model as the GUI asked for it (so a result can be matched to its model).
     ``convert``: analyse the image made like the model's training pictures (``Domain.convert``), where
     the model's domain has such a conversion (Fashion-MNIST, MNIST); the original otherwise.
+    ``cam``/``cam_stage``: the class activation map's method and stage (``gradcam=False``: no map);
+    ``cancel`` stops Score-CAM and occlusion between batches (``StudyCancelled``).
     """
     from resnet_explorer.core.probe import analyze
 
@@ -221,8 +231,11 @@ def analyze_job(loaded: Any, opened: OpenedImage, *, model_key: str = "", gradca
     reasons = tuple(domain.check(opened.image))
     converted = bool(convert and domain.convertible)
     image = domain.convert(opened.image) if converted else opened.image
-    a = analyze(loaded, image, top_k=top_k, gradcam=gradcam, gradcam_class=gradcam_class,
-                lesion=tuple(lesion), feature_maps=feature_maps)
+    method = cam if gradcam else None
+    a = analyze(loaded, image, top_k=top_k, gradcam=gradcam, cam=method, gradcam_class=gradcam_class,
+                cam_stage=None if method is None or method == "occlusion" else cam_stage,
+                lesion=tuple(lesion), feature_maps=feature_maps, cancel=cancel)
+    layer = getattr(a, "cam_layer", None)
     elapsed = float(getattr(a, "elapsed_s", 0.0) or (time.perf_counter() - start))
     return AnalysisResult(
         model_id=model_key or str(loaded.model_id),
@@ -241,7 +254,19 @@ def analyze_job(loaded: Any, opened: OpenedImage, *, model_key: str = "", gradca
         domain_reasons=reasons,
         convert_asked=bool(convert),
         converted=converted,
+        cam_method=getattr(a, "cam_method", None),
+        cam_stage=getattr(a, "gradcam_stage", None),
+        cam_layer=layer,
+        cam_size=_map_size(a.feature_maps or {}, layer),
     )
+
+
+def _map_size(maps: dict[str, Any], layer: str | None) -> tuple[int, int] | None:
+    """(h, w) of the tensor ``layer`` names: a block has its stage's size (stages downsample first)."""
+    if not layer or layer == "input":
+        return None
+    fmap = maps.get(layer.split(".")[0])
+    return None if fmap is None else (int(fmap.shape[-2]), int(fmap.shape[-1]))
 
 
 def summary_job(loaded: Any) -> Any:

@@ -31,9 +31,15 @@ from ..widgets.domain_note import DomainNote
 from ..widgets.image_panel import ImagePanel
 from ..widgets.thumbnails import ThumbnailStrip
 from ..widgets.top_bars import TopBars
+from .features import stage_title
+
+# The class activation map's methods (core ``cam_limits.METHODS``) as the picker names them; the names
+# are the papers' own, so only occlusion is translated.
+CAM_METHODS = (("gradcam", "Grad-CAM"), ("gradcam++", "Grad-CAM++"), ("layercam", "LayerCAM"),
+               ("scorecam", "Score-CAM"), ("occlusion", ""))
 
 DEFAULT_OPACITY = 0.6
-ORIGINAL_HEIGHT = 220  # the photo as given, beside the predictions: small, for comparison
+ORIGINAL_HEIGHT = 160  # the photo as given, beside the predictions: small, for comparison
 ORIGINAL_HEIGHT_WITH_NOTE = 120  # ... smaller while the domain note needs the room (1024x768 screens)
 
 
@@ -124,12 +130,21 @@ class PredictView(QWidget):
         self.opacity.valueChanged.connect(self._redraw_overlay)
         self.cam_class = QComboBox()
         self.cam_class.activated.connect(self._class_picked)
+        # Which class activation map, and at which layer (the stem, a stage or one block's output).
+        self.cam_method = QComboBox()
+        for method, _name in CAM_METHODS:
+            self.cam_method.addItem("", method)
+        self.cam_method.activated.connect(self._cam_picked)
+        self.cam_stage = QComboBox()
+        self.cam_stage.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.cam_stage.setMinimumContentsLength(12)
+        self.cam_stage.activated.connect(self._cam_picked)
+        self.cam_hook = QLabel()
+        self.cam_hook.setWordWrap(True)
+        self.cam_hook.setStyleSheet("color: #666666;")
         self.lesion_note = QLabel()
         self.lesion_note.setWordWrap(True)
         self.lesion_note.setStyleSheet("color: #a5281b;")
-        self.cam_note = QLabel()
-        self.cam_note.setWordWrap(True)
-        self.cam_note.setStyleSheet("color: #666666;")
         # What the model's training pictures were like, and a note when the picture is unlike them.
         self.domain_label = QLabel()
         self.domain_label.setWordWrap(True)
@@ -168,14 +183,19 @@ class PredictView(QWidget):
         top_layout.addWidget(self.lesion_note)
         self.cam_box = QGroupBox()
         grid = QGridLayout(self.cam_box)
-        self.cam_class_label = QLabel()
-        grid.addWidget(self.cam_toggle, 0, 0, 1, 2)
-        grid.addWidget(self.cam_class_label, 1, 0)
-        grid.addWidget(self.cam_class, 1, 1)
+        grid.setVerticalSpacing(4)
+        self.cam_class_label, self.cam_method_label, self.cam_stage_label = QLabel(), QLabel(), QLabel()
         self.opacity_label = QLabel()
-        grid.addWidget(self.opacity_label, 2, 0)
-        grid.addWidget(self.opacity, 2, 1)
-        grid.addWidget(self.cam_note, 3, 0, 1, 2)
+        grid.addWidget(self.cam_toggle, 0, 0, 1, 2)
+        rows = ((self.cam_method_label, self.cam_method), (self.cam_stage_label, self.cam_stage),
+                (None, self.cam_hook), (self.cam_class_label, self.cam_class),
+                (self.opacity_label, self.opacity))
+        for row, (label, widget) in enumerate(rows, start=1):
+            if label is None:
+                grid.addWidget(widget, row, 0, 1, 2)
+            else:
+                grid.addWidget(label, row, 0)
+                grid.addWidget(widget, row, 1)
         grid.setColumnStretch(1, 1)
         side = QWidget()
         side_layout = QVBoxLayout(side)
@@ -219,6 +239,7 @@ class PredictView(QWidget):
         self.cam_class.clear()
 
     def _model_loaded(self, _info: object) -> None:
+        self._fill_cam_stages()
         self.domain_note.clear()
         self._show_domain()
         self._refresh_bars()
@@ -244,9 +265,63 @@ class PredictView(QWidget):
         self.original.setMaximumHeight(ORIGINAL_HEIGHT if self.domain_note.isHidden()
                                        else ORIGINAL_HEIGHT_WITH_NOTE)
         self._cam = result.gradcam
+        self.cam_hook.setText(self._hook_text(result))
         self._fill_cam_classes(result)
         self._refresh_bars()
         self._redraw_overlay()
+
+    def _fill_cam_stages(self) -> None:
+        """The Layer picker: the stem, each stage (its last block's output) followed by its blocks."""
+        info = self.explorer.info
+        self.cam_stage.blockSignals(True)
+        self.cam_stage.clear()
+        if info is not None:
+            self.cam_stage.addItem(stage_title("stem"), "stem")
+            for stage in info.stages:
+                paper = stage_title(stage).split(" ")[0]  # conv3_x
+                self.cam_stage.addItem(stage_title(stage), stage)
+                for block in (b for b in info.blocks if b.stage == stage):
+                    text = tr("{stage} block {n} ({block})").format(stage=paper, n=block.index + 1,
+                                                                  block=block.name)
+                    self.cam_stage.addItem("    " + text, block.name)
+        self.cam_stage.blockSignals(False)
+        self._sync_cam_pickers()
+
+    def _sync_cam_pickers(self) -> None:
+        """Show the explorer's method and stage (no stage asked: the last stage)."""
+        e = self.explorer
+        stages = getattr(e.info, "stages", ()) or ()
+        stage = e.cam_stage or (stages[-1] if stages else None)
+        for combo, value in ((self.cam_method, e.cam_method), (self.cam_stage, stage)):
+            pos = combo.findData(value)
+            if pos >= 0:
+                combo.blockSignals(True)
+                combo.setCurrentIndex(pos)
+                combo.blockSignals(False)
+        self.cam_stage.setEnabled(self.cam_toggle.isChecked() and e.cam_method != "occlusion")
+
+    def _cam_picked(self, _pos: int = 0) -> None:
+        method = self.cam_method.currentData()
+        self.explorer.set_cam(method, self.cam_stage.currentData())
+        self._sync_cam_pickers()
+
+    def _hook_text(self, result: AnalysisResult) -> str:
+        """One line: where the map was computed, and its resolution."""
+        layer = result.cam_layer
+        if result.gradcam is None or not layer:
+            return ""
+        if layer == "input":
+            return tr("No hook: occlusion covers patches of the input and measures how much the score drops.")
+        if layer == "stem":
+            text = tr("Hook: output of the stem (conv1), after its ReLU and max-pool")
+        elif getattr(self.explorer.info, "residual", True):
+            text = tr("Hook: output of {layer}, after the addition and ReLU").format(layer=layer)
+        else:
+            text = tr("Hook: output of {layer}, after its last ReLU").format(layer=layer)
+        if result.cam_size is not None:
+            h, w = result.cam_size
+            text += tr("; {h}x{w} map").format(h=h, w=w)
+        return text
 
     def _fill_cam_classes(self, result: AnalysisResult) -> None:
         self.cam_class.blockSignals(True)
@@ -288,6 +363,8 @@ class PredictView(QWidget):
         self.network_input.set_overlay(heatmap_rgba(self._cam, alpha) if show else None)
         self.cam_class.setEnabled(self.cam_toggle.isChecked())
         self.opacity.setEnabled(self.cam_toggle.isChecked())
+        self.cam_method.setEnabled(self.cam_toggle.isChecked())
+        self.cam_stage.setEnabled(self.cam_toggle.isChecked() and self.explorer.cam_method != "occlusion")
         self._refresh_bars()
 
     def _bar_clicked(self, index: int) -> None:
@@ -307,12 +384,23 @@ class PredictView(QWidget):
         self.input_caption.setText(tr("What the network sees"))
         self.top_box.setTitle(tr("Top-5 predictions"))
         self.cam_box.setTitle(tr("Grad-CAM: where did the network look?"))
-        self.cam_toggle.setText(tr("Show the Grad-CAM heat map"))
+        self.cam_toggle.setText(tr("Show the heat map"))
         self.cam_class_label.setText(tr("Explain class:"))
+        self.cam_method_label.setText(tr("Method:"))
+        self.cam_stage_label.setText(tr("Layer:"))
+        for pos, (_method, name) in enumerate(CAM_METHODS):
+            self.cam_method.setItemText(pos, name or tr("Occlusion"))
+        self.cam_method.setToolTip(tr("Grad-CAM, Grad-CAM++ and LayerCAM weigh the layer's feature maps by "
+                                      "their gradients (one backward pass). Score-CAM and occlusion run the "
+                                      "network many times instead: slow on big models."))
+        self.cam_stage.setToolTip(tr("Where the map is computed: early layers give fine, detailed maps, the "
+                                     "last stage coarse ones about the class."))
         self.opacity_label.setText(tr("Opacity:"))
         self.opacity.setToolTip(tr("How strongly the heat map covers the image."))
-        self.cam_note.setText(tr("Warm colours mark the regions of the last stage's feature maps that "
-                                 "raised the chosen class's score most. Click a bar to explain that class."))
+        # The explanation is a tooltip: at 1024x768 the tab has no room for it under the pickers.
+        self.cam_box.setToolTip(tr("Warm colours mark the regions that raised the chosen class's score most. "
+                                   "Click a bar to explain that class."))
+        self._fill_cam_stages()
         self.bars.setToolTip(tr("The five most probable classes and their softmax probability; "
                                 "click one to see where it came from."))
         self.original.setToolTip(tr("The image as you gave it."))
