@@ -36,6 +36,7 @@ from .model_picker import DevicePicker, ModelPicker
 from .views.architecture import ArchitectureView
 from .views.features import FeaturesView
 from .views.help import HelpView
+from .views.lesion_study import LesionStudyView
 from .views.predict import PredictView
 from .views.residuals import ResidualsView
 from .widgets.banner import Banner
@@ -43,7 +44,7 @@ from .widgets.thumbnails import ThumbnailStrip
 
 log = logging.getLogger(__name__)
 
-TABS = ("predict", "features", "residuals", "architecture", "train", "help")
+TABS = ("predict", "features", "residuals", "lesion", "architecture", "train", "help")
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.bmp *.gif *.tif *.tiff)"
 WEIGHTS_FILTER = "Model files (*.safetensors *.pth *.pt)"
 MAX_RECENT = 10
@@ -56,7 +57,15 @@ def settings() -> QSettings:
 
 
 def sample_label(stem: str) -> str:
-    """``fmnist-7-sneaker-00009`` -> ``sneaker``: the words of a sample's file name, without numbers."""
+    """``fmnist-0-t-shirt-top-00019`` -> ``T-shirt/top`` (the class as the dataset spells it);
+    ``odd-rgba-trouser`` -> ``rgba trouser``: the words of any other sample's file name, without numbers."""
+    pieces = stem.split("-")
+    if len(pieces) > 2 and pieces[0] == "fmnist" and pieces[1].isdigit():
+        from resnet_explorer.core.class_names import FASHION_MNIST_CLASSES  # plain Python: no torch
+
+        index = int(pieces[1])
+        if index < len(FASHION_MNIST_CLASSES):
+            return FASHION_MNIST_CLASSES[index]
     parts = [p for p in stem.replace("_", "-").split("-") if p and not p.isdigit()]
     if len(parts) > 1:
         parts = parts[1:]  # the collection's prefix (fmnist, odd ...)
@@ -103,19 +112,22 @@ class MainWindow(QMainWindow):
         app = QApplication.instance()
         if app is not None:
             app.aboutToQuit.connect(self.explorer.shutdown)
+            app.aboutToQuit.connect(self.lesion_study.shutdown)
 
     # ----- construction -------------------------------------------------------------------------------
     def _build_views(self) -> None:
         self.predict = PredictView(self.explorer)
         self.features = FeaturesView(self.explorer)
         self.residuals = ResidualsView(self.explorer)
+        self.lesion_study = LesionStudyView(self.explorer)
         self.architecture = ArchitectureView(self.explorer)
         self.help = HelpView()
         self.train_tab = self._make_train_tab()
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self._tab_widgets = {"predict": self.predict, "features": self.features, "residuals": self.residuals,
-                             "architecture": self.architecture, "train": self.train_tab, "help": self.help}
+                             "lesion": self.lesion_study, "architecture": self.architecture,
+                             "train": self.train_tab, "help": self.help}
         for name in TABS:
             if self._tab_widgets[name] is not None:
                 self.tabs.addTab(self._tab_widgets[name], name)
@@ -598,7 +610,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(self._title())
 
     def _title(self) -> str:
-        parts = ["ResNet Explorer"]
+        parts: list[str] = []  # Qt appends the application's display name ("ResNet Explorer") itself
         if self.explorer.info is not None:
             parts.append(self.explorer.info.title)
         if self.explorer.current is not None:
@@ -666,6 +678,7 @@ class MainWindow(QMainWindow):
         self.save_settings()
         if self.train_tab is not None:
             self.train_tab.shutdown(5000)  # type: ignore[attr-defined]
+        self.lesion_study.shutdown()
         self.explorer.shutdown()
         event.accept()
 
@@ -716,7 +729,8 @@ class MainWindow(QMainWindow):
         self.help_action.setText(tr("What is residual learning?"))
         self.cancel_button.setText(tr("Cancel download"))
         titles = {"predict": tr("Predict"), "features": tr("Feature maps"), "residuals": tr("Residuals"),
-                  "architecture": tr("Architecture"), "train": tr("Train"), "help": tr("Help")}
+                  "lesion": tr("Lesion study"), "architecture": tr("Architecture"), "train": tr("Train"),
+                  "help": tr("Help")}
         for name, title in titles.items():
             widget = self._tab_widgets.get(name)
             if widget is not None:

@@ -55,12 +55,14 @@ def test_switch_to_korean_and_back_without_restart(qtbot, window, images):
     qtbot.waitUntil(lambda: len(window.predict.bars.rows()) == 5, timeout=30000)
     english_top5 = [name for _, name, _ in window.predict.bars.rows()]
     tab_texts = [window.tabs.tabText(i) for i in range(window.tabs.count())]
-    assert tab_texts[:4] == ["Predict", "Feature maps", "Residuals", "Architecture"]
+    assert tab_texts[:5] == ["Predict", "Feature maps", "Residuals", "Lesion study", "Architecture"]
 
     window.language_actions["ko"].trigger()
     assert i18n.current_language() == "ko"
     assert window.tabs.tabText(0) == "예측"
-    assert window.tabs.tabText(3) == "구조"
+    assert window.tabs.tabText(3) == "블록 삭제 실험"
+    assert window.tabs.tabText(4) == "구조"
+    assert window.lesion_study.compute.text() == "계산"
     assert window.predict.top_box.title() == "상위 5개 예측"
     assert window.file_menu.title() == "파일(&F)"
     assert window.status_device.text().startswith("장치:")

@@ -378,18 +378,18 @@ def test_shortcuts(window):
     assert window.train_action.shortcut().toString() == "Ctrl+T"
 
 
-def test_ctrl_1_to_6_switch_tabs(qtbot, window):
+def test_ctrl_1_to_7_switch_tabs(qtbot, window):
     """Real key presses, delivered through Qt's shortcut map as a keyboard would."""
     from PySide6.QtTest import QTest
 
     from resnet_explorer.gui.main_window import TABS
 
-    assert window.train_tab is not None and window.tabs.count() == len(TABS) == 6
+    assert window.train_tab is not None and window.tabs.count() == len(TABS) == 7
     window.activateWindow()
     qtbot.waitUntil(window.isActiveWindow, timeout=WAIT)
-    keys = [Qt.Key.Key_1, Qt.Key.Key_2, Qt.Key.Key_3, Qt.Key.Key_4, Qt.Key.Key_5, Qt.Key.Key_6]
+    keys = [Qt.Key.Key_1, Qt.Key.Key_2, Qt.Key.Key_3, Qt.Key.Key_4, Qt.Key.Key_5, Qt.Key.Key_6, Qt.Key.Key_7]
     # In an order where every press changes the tab, ending where it began.
-    for i in (5, 2, 0, 3, 1, 4, 0):
+    for i in (6, 2, 0, 3, 1, 5, 4, 0):
         QTest.keyClick(window, keys[i], Qt.KeyboardModifier.ControlModifier)
         assert window.current_tab() == TABS[i], f"Ctrl+{i + 1}"
         assert window.tabs.currentIndex() == i
@@ -535,3 +535,13 @@ def test_the_status_says_loading_while_a_model_is_on_its_way_not_analysing(windo
         window.explorer.pending_model = None
     window._busy_changed(True)
     assert window.status_busy.text() == "Analysing..."
+
+
+def test_samples_are_named_as_the_dataset_spells_its_classes_and_the_title_says_the_name_once(window):
+    from resnet_explorer.gui.main_window import sample_label
+
+    assert sample_label("fmnist-0-t-shirt-top-00019") == "T-shirt/top"
+    assert sample_label("fmnist-9-ankle-boot-00000") == "Ankle boot"
+    assert sample_label("odd-rgba-trouser") == "rgba trouser"
+    title = window.windowTitle()
+    assert "resnet20" in title and title.count("ResNet Explorer") <= 1

@@ -21,7 +21,7 @@ def _shot(tmp_path, resnet20, image, tab, *extra):
     return status, out
 
 
-@pytest.mark.parametrize("tab", ["residuals", "architecture"])
+@pytest.mark.parametrize("tab", ["residuals", "lesion", "architecture"])
 def test_screenshot_writes_the_requested_tab(qtbot, tmp_path, resnet20, images, tab):
     status, out = _shot(tmp_path, resnet20, images["shoe"], tab)
     assert status == 0
