@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
 from resnet_explorer.commands.options import in_range
-from resnet_explorer.commands.output import dumps
+from resnet_explorer.commands.output import report
 from resnet_explorer.core import limits, study_limits
 
 
@@ -45,11 +44,7 @@ def run(args: argparse.Namespace) -> int:
     study = gradient_study(args.arch, dataset=args.dataset, batch=args.batch, seed=args.seed,
                            image_size=args.image_size, line_points=args.line_points, data_dir=args.data_dir,
                            device=args.device, progress=StderrProgress("gradients", "networks"))
-    if args.json:
-        print(dumps(study.to_dict()))
-    else:
-        _print_text(study, sys.stdout)
-    return 0
+    return report(args.json, study, _print_text)
 
 
 def _print_text(study: Any, out: Any) -> None:

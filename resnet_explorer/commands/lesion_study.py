@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
 from resnet_explorer.commands.options import in_range
-from resnet_explorer.commands.output import dumps, printable
+from resnet_explorer.commands.output import printable, report
 from resnet_explorer.commands.study_args import add_model_data_options, load_target
 from resnet_explorer.core import study_limits
 
@@ -32,11 +31,7 @@ def run(args: argparse.Namespace) -> int:
 
     study = lesion_study(target, draws=args.draws, seed=args.seed, batch_size=args.batch_size,
                          progress=StderrProgress("lesion-study", "passes over the test images"))
-    if args.json:
-        print(dumps(study.to_dict()))
-    else:
-        _print_text(study, sys.stdout)
-    return 0
+    return report(args.json, study, _print_text)
 
 
 def _print_text(study: Any, out: Any) -> None:

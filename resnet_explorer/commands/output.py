@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import math
+import sys
+from collections.abc import Callable
 from typing import Any
 
 
@@ -40,3 +42,12 @@ def clean(doc: Any) -> Any:
 def dumps(doc: Any) -> str:
     """``json.dumps(doc, indent=2)`` that is valid UTF-8 and parseable anywhere, whatever the file names."""
     return json.dumps(clean(doc), indent=2)
+
+
+def report(as_json: bool, result: Any, print_text: Callable[[Any, Any], None]) -> int:
+    """A study's result on stdout: one JSON document (``result.to_dict()``) or its text; exit status 0."""
+    if as_json:
+        print(dumps(result.to_dict()))
+    else:
+        print_text(result, sys.stdout)
+    return 0
