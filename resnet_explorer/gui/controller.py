@@ -50,6 +50,7 @@ class Explorer(QObject):
         self.loaded: Any = None
         self.info: ModelInfo | None = None
         self.pending_model: str | None = None
+        self.last_load_error = ""  # why the last model load failed (the window's fallback says it)
         self.images: list[OpenedImage] = []
         self.current: OpenedImage | None = None
         self.analysis: AnalysisResult | None = None

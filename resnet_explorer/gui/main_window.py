@@ -545,7 +545,7 @@ class MainWindow(QMainWindow):
         if failed == DEFAULT_MODEL or DEFAULT_MODEL not in present:
             self._default_missing(DEFAULT_MODEL, sorted(present))
             return
-        reason = getattr(self.explorer, "last_load_error", "")
+        reason = self.explorer.last_load_error
         text = tr("Could not load {model}: {error}. Showing the bundled default {default} instead.").format(
             model=failed, error=reason.rstrip("."), default=DEFAULT_MODEL)
         # This sentence replaces the bare "Could not load" error just shown: one failure, one line.
