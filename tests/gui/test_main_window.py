@@ -277,34 +277,33 @@ def test_settings_remember_model_device_language_and_recent_images(qtbot, resnet
     settings().clear()
 
 
-def test_event_loop_stays_responsive_during_analysis(qtbot, window, images, monkeypatch):
-    """The analysis runs in a worker: a GUI timer keeps ticking while it works (and while it is drawn).
+def _ticks_while_analysing(qtbot, window, image: str, monkeypatch) -> list[tuple[float, str]]:
+    """Open `image` while a 20 ms GUI timer ticks; return each tick's time and the worker's phase then.
 
-    The worker is kept busy in Python for 0.5 s (holding the GIL as much as Python lets it), then runs the
-    real analysis. A 20 ms timer must never wait 250 ms: generous for a loaded CI machine, yet far below
-    the 500 ms freeze an analysis in the GUI thread (or a worker that starves it) would cause.
+    The worker is first kept busy in Python for 0.5 s (holding the GIL as much as Python lets it), then
+    runs the real analysis. Phases: "before", "busy", "analysis" (the real one), "after" (its drawing).
     """
     from PySide6.QtCore import QTimer
 
     real = jobs.analyze_job
-    started, finished = threading.Event(), threading.Event()
+    phase = ["before"]
 
     def busy_analysis(*args, **kwargs):
-        started.set()
+        phase[0] = "busy"
         end = time.monotonic() + 0.5
         while time.monotonic() < end:
             pass
+        phase[0] = "analysis"
         try:
             return real(*args, **kwargs)
         finally:
-            finished.set()
+            phase[0] = "after"
 
     monkeypatch.setattr(jobs, "analyze_job", busy_analysis)
-    ticks: list[tuple[float, bool]] = []
+    ticks: list[tuple[float, str]] = []
     timer = QTimer()
     timer.setTimerType(Qt.TimerType.PreciseTimer)
-    working = lambda: started.is_set() and not finished.is_set()  # noqa: E731
-    timer.timeout.connect(lambda: ticks.append((time.monotonic(), working())))
+    timer.timeout.connect(lambda: ticks.append((time.monotonic(), phase[0])))
     qtbot.wait(100)  # let the window settle: only the analysis is measured
     # After hundreds of tests this process holds a heap the app never has; a full collection of it,
     # run by whichever thread allocates, stalled both threads for 0.5 s. Freeze it, as the app freezes
@@ -314,21 +313,44 @@ def test_event_loop_stays_responsive_during_analysis(qtbot, window, images, monk
     try:
         timer.start(20)
         qtbot.waitUntil(lambda: len(ticks) >= 2, timeout=WAIT)
-        window.open_paths([images["shoe"]])
+        window.open_paths([image])
+        qtbot.waitUntil(lambda: phase[0] == "after", timeout=WAIT)
         wait_for_top5(qtbot, window)
         qtbot.wait(100)  # and the drawing of its result
         timer.stop()
     finally:
         gc.unfreeze()
+        monkeypatch.setattr(jobs, "analyze_job", real)
+    return ticks
 
-    assert finished.is_set()
-    during = [t for t, busy in ticks if busy]
-    # The GUI thread ran during the 0.5 s of busy work (at least twice: with the bound below, at most
-    # 250 ms apart). Not "every 20 ms": in the full suite, threads left by earlier tests share the GIL.
-    assert len(during) >= 2
-    times = [t for t, _ in ticks]
-    worst = max(b - a for a, b in zip(times, times[1:], strict=False))
-    assert worst < 0.25, f"the GUI froze for {worst * 1000:.0f} ms"
+
+def _worst_gap(ticks: list[tuple[float, str]]) -> tuple[float, str]:
+    """The longest wait between two ticks, and the phase in which it ended."""
+    return max((b - a, phase) for (a, _), (b, phase) in zip(ticks, ticks[1:], strict=False))
+
+
+def test_event_loop_stays_responsive_during_analysis(qtbot, window, images, monkeypatch, tmp_path):
+    """The analysis runs in a worker: a GUI timer keeps ticking while it works (and while it is drawn).
+
+    A 20 ms timer must never wait 250 ms: generous for a loaded machine, yet half the >= 500 ms freeze an
+    analysis in the GUI thread (or a worker that starves it) causes every time. A shared CI machine has
+    once stalled the whole process for ~0.5 s in an otherwise clean run, so the measurement is taken up
+    to three times (each on a new copy of the image, so each is analysed): a real freeze fails all three.
+    """
+    import shutil
+
+    failures = []
+    for attempt in range(3):
+        image = shutil.copy(images["shoe"], tmp_path / f"shoe{attempt}.png")
+        ticks = _ticks_while_analysing(qtbot, window, str(image), monkeypatch)
+        # The GUI thread must run during the 0.5 s of busy work (twice at least; not "every 20 ms": in
+        # the full suite, threads left by earlier tests share the GIL). Work in the GUI thread gives none.
+        busy = sum(1 for _, phase in ticks if phase == "busy")
+        worst, phase = _worst_gap(ticks)
+        if busy >= 2 and worst < 0.25:
+            return
+        failures.append(f"{busy} ticks while busy, longest wait {worst * 1000:.0f} ms ending in {phase!r}")
+    pytest.fail(f"the GUI froze in every attempt: {', '.join(failures)}")
 
 
 def test_drop_a_model_file_loads_it(qtbot, window, plain20):
