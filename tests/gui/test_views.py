@@ -58,3 +58,19 @@ def test_residual_plots_hold_one_bar_per_block_and_one_point_per_layer(qtbot, wi
     _, ys = curves[0].getData()
     assert len(ys) == len(info.layers_3x3) == 18
     assert window.residuals.ratio_plot.toolTip() and window.residuals.std_plot.toolTip()
+
+
+def test_help_states_the_papers_claim_and_draws_both_blocks(qtbot):
+    """Help says what the paper says (no higher *training error*), and draws Fig. 2 and the bottleneck."""
+    from resnet_explorer.gui.views.help import HelpView
+
+    view = HelpView()
+    qtbot.addWidget(view)
+    text = view.text.toPlainText()
+    assert "training error should be no higher" in text
+    assert "never hurt" not in text
+    assert view.figures.count() == 2
+    assert view.figure.layers == ("weight layer", "weight layer")
+    assert view.bottleneck.layers == ("1x1, 64", "3x3, 64", "1x1, 256")
+    # the three-layer figure is laid out taller, so its sum node is not drawn over its last layer
+    assert view.bottleneck.sizeHint().height() > view.figure.sizeHint().height()
