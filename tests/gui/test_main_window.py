@@ -165,6 +165,7 @@ def test_lesion_a_block_recomputes_the_top5(qtbot, window, images):
     assert window.residuals.top.rows() == [tuple(p) for p in lesioned.top_k]
     assert "1 block" in window.residuals.top_caption.text()
     assert window.predict.lesion_note.isVisibleTo(window.predict)
+    assert "layer2.1" in window.predict.lesion_note.text()  # names where it was switched off
 
     window.residuals.restore.click()
     qtbot.waitUntil(lambda: window.explorer.analysis.lesioned == (), timeout=WAIT)

@@ -32,6 +32,10 @@ def test_feature_maps_sort_by_mean_and_enlarge_a_channel(qtbot, window, images):
     assert f"Channel {strongest} of conv4_x" in view.detail_caption.text()
     lo, hi = view.colorbar.levels()
     assert lo == maps[strongest].min() and abs(hi - maps[strongest].max()) < 1e-5
+    # each tile carries its channel number: the first tile, sorted by mean, is numbered `strongest`
+    assert int(view.tile_numbers._order[0]) == strongest
+    assert view.tile_numbers.shown(painter_scale=10.0)  # 7 px tiles drawn 70 px wide: numbered
+    assert not view.tile_numbers.shown(painter_scale=2.0)  # 14 px on screen: too small for a number
 
 
 def test_architecture_shows_table1_and_every_block(qtbot, window, images):
@@ -74,3 +78,11 @@ def test_help_states_the_papers_claim_and_draws_both_blocks(qtbot):
     assert view.bottleneck.layers == ("1x1, 64", "3x3, 64", "1x1, 256")
     # the three-layer figure is laid out taller, so its sum node is not drawn over its last layer
     assert view.bottleneck.sizeHint().height() > view.figure.sizeHint().height()
+
+
+def test_lesion_note_lists_the_blocks_and_shortens_a_long_list():
+    from resnet_explorer.gui.views.predict import lesioned_list
+
+    assert lesioned_list(("layer1.0", "layer2.1")) == "layer1.0, layer2.1"
+    names = tuple(f"layer1.{i}" for i in range(7))
+    assert lesioned_list(names) == "layer1.0, layer1.1, layer1.2, layer1.3 +3 more"

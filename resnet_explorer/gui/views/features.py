@@ -10,7 +10,8 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QColor, QPainter
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -67,6 +68,61 @@ def mosaic(maps: np.ndarray, order: np.ndarray, shared_scale: bool) -> tuple[np.
     return out, cols
 
 
+class TileNumbers(pg.GraphicsObject):
+    """Each tile's channel number in its corner, at a fixed screen size, over the mosaic.
+
+    One item paints every number (thousands of text items would make a redraw slow), in device
+    coordinates so the text stays readable however far the grid is zoomed; numbers are left out while
+    the tiles are too small on screen to carry them.
+    """
+
+    MIN_TILE_PX = 24  # below this tile width on screen a number would cover the map
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._order = np.arange(0)
+        self._cols, self._tile = 1, (1, 1)
+        self._rect = QRectF()
+
+    def set_tiles(self, order: np.ndarray, cols: int, tile_h: int, tile_w: int) -> None:
+        """Number the tiles of a mosaic laid out as :func:`mosaic` does."""
+        self.prepareGeometryChange()
+        self._order, self._cols, self._tile = order, max(1, cols), (tile_h, tile_w)
+        rows = math.ceil(len(order) / self._cols)
+        self._rect = QRectF(0, 0, self._cols * (tile_w + GAP), rows * (tile_h + GAP))
+        self.update()
+
+    def shown(self, painter_scale: float) -> bool:
+        """Whether numbers are drawn at this many screen pixels per mosaic pixel."""
+        return len(self._order) > 0 and self._tile[1] * painter_scale >= self.MIN_TILE_PX
+
+    def boundingRect(self) -> QRectF:  # noqa: N802 - Qt API
+        return self._rect
+
+    def paint(self, painter: QPainter, *_args: object) -> None:
+        transform = painter.transform()
+        scale = math.hypot(transform.m11(), transform.m12())
+        if not self.shown(scale):
+            return
+        h, w = self._tile
+        font = painter.font()
+        font.setPixelSize(int(min(13, max(9, w * scale / 3))))
+        painter.save()
+        painter.resetTransform()
+        painter.setFont(font)
+        metrics = painter.fontMetrics()
+        for slot, channel in enumerate(self._order):
+            row, col = divmod(slot, self._cols)
+            corner = transform.map(QPointF(col * (w + GAP), row * (h + GAP)))
+            text = str(int(channel))
+            box = QRectF(corner.x() + 1, corner.y() + 1, metrics.horizontalAdvance(text) + 4,
+                         metrics.height())
+            painter.fillRect(box, QColor(0, 0, 0, 150))  # readable on bright and dark tiles alike
+            painter.setPen(QColor("#ffffff"))
+            painter.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
+        painter.restore()
+
+
 class FeaturesView(DrawnWhenShown, QWidget):
     """The Feature maps tab."""
 
@@ -109,6 +165,8 @@ class FeaturesView(DrawnWhenShown, QWidget):
         self.highlight.setPen(SELECT_PEN)
         self.highlight.hide()
         self.grid_view.addItem(self.highlight)
+        self.tile_numbers = TileNumbers()
+        self.grid_view.addItem(self.tile_numbers)
         self.grid_image.mouseClickEvent = self._grid_clicked  # type: ignore[method-assign]
         self.grid_widget.scene().sigMouseMoved.connect(self._grid_hovered)
         self.hover_label = QLabel()
@@ -202,8 +260,9 @@ class FeaturesView(DrawnWhenShown, QWidget):
         self._order = channel_order(self._maps, self.sort.currentIndex() == 1)
         rgb, self._cols = mosaic(self._maps, self._order, self.shared.isChecked())
         self.grid_image.setImage(rgb, autoLevels=False, levels=(0, 255))
-        self.grid_view.autoRange(padding=0.01)
         c, h, w = self._maps.shape
+        self.tile_numbers.set_tiles(self._order, self._cols, h, w)
+        self.grid_view.autoRange(padding=0.01, items=[self.grid_image])
         self.count_label.setText(tr("{c} channels of {h}x{w}").format(c=c, h=h, w=w))
         keep = self.selected if self.selected is not None and self.selected < c else int(self._order[0])
         self.select_channel(keep)

@@ -1,4 +1,4 @@
-"""Predict: the image, what the network sees, the top-5 and a Grad-CAM overlay for a chosen class."""
+"""Predict: the image, what the network sees, the top-5 and a heat map (Grad-CAM ...) for a chosen class."""
 
 from __future__ import annotations
 
@@ -103,6 +103,12 @@ class EmptyState(QWidget):
                              "with Ctrl+V or drop several at once."))
         self.open_button.setText(tr("Open image..."))
         self.samples_caption.setText(tr("...or start with a sample:"))
+
+
+def lesioned_list(names: tuple[str, ...], shown: int = 4) -> str:
+    """The switched-off blocks as the Residuals tab names them; a long list ends in "+N more"."""
+    text = ", ".join(names[:shown])
+    return text if len(names) <= shown else text + " " + tr("+{n} more").format(n=len(names) - shown)
 
 
 class PredictView(QWidget):
@@ -351,10 +357,10 @@ class PredictView(QWidget):
         self.bars.set_rows(rows, selected=selected, reference=reference)
         n = len(result.lesioned)
         self.lesion_note.setVisible(n > 0)
-        note = (tr("1 block is switched off in the Residuals tab: these are the predictions of the "
-                   "damaged network.") if n == 1 else
-                tr("{n} blocks are switched off in the Residuals tab: these are the predictions of the "
-                   "damaged network.").format(n=n))
+        note = (tr("Block {block} is switched off in the Residuals tab: these are the predictions of the "
+                   "damaged network.").format(block=result.lesioned[0]) if n == 1 else
+                tr("{n} blocks are switched off in the Residuals tab ({blocks}): these are the predictions "
+                   "of the damaged network.").format(n=n, blocks=lesioned_list(result.lesioned)))
         self.lesion_note.setText(note)
 
     def _redraw_overlay(self, *_args: object) -> None:
@@ -383,7 +389,7 @@ class PredictView(QWidget):
         self.original_caption.setText(tr("Your image"))
         self.input_caption.setText(tr("What the network sees"))
         self.top_box.setTitle(tr("Top-5 predictions"))
-        self.cam_box.setTitle(tr("Grad-CAM: where did the network look?"))
+        self.cam_box.setTitle(tr("Heat map: where did the network look?"))
         self.cam_toggle.setText(tr("Show the heat map"))
         self.cam_class_label.setText(tr("Explain class:"))
         self.cam_method_label.setText(tr("Method:"))
@@ -405,7 +411,7 @@ class PredictView(QWidget):
                                 "click one to see where it came from."))
         self.original.setToolTip(tr("The image as you gave it."))
         self.network_input.setToolTip(tr("The image after resizing, cropping and colour conversion: exactly "
-                                         "what enters the network, with the Grad-CAM heat map on top."))
+                                         "what enters the network, with the heat map on top."))
         self.domain_label.setToolTip(tr("What the pictures this network learned from were like: it can only "
                                         "answer with these classes, and pictures unlike these confuse it."))
         self._show_domain()
