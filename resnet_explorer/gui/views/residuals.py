@@ -34,6 +34,15 @@ from .features import stage_title
 from .lazy import DrawnWhenShown
 
 
+def _place(plot: pg.PlotItem, item: pg.GraphicsObject, shown: bool = True) -> None:
+    """Put a kept item on ``plot`` or take it off (adding one twice would draw it twice)."""
+    on = item in plot.items
+    if shown and not on:
+        plot.addItem(item)
+    elif not shown and on:
+        plot.removeItem(item)
+
+
 def stage_label(stage: str) -> str:
     """``layer2`` -> the paper's ``conv3_x`` (the short form of the stage's title)."""
     return stage_title(stage).split(" ")[0]
@@ -82,6 +91,12 @@ class ResidualsView(DrawnWhenShown, QWidget):
             p.setMenuEnabled(False)
             p.hideButtons()
             p.setMouseEnabled(x=False, y=False)
+        # Plot items are made once and updated in place: re-creating them on every redraw (each lesion
+        # click) cost more than drawing them.
+        self._bars: list[pg.BarGraphItem] = []
+        self._curves = [pg.PlotDataItem() for _ in range(2)]
+        self._hints = [pg.TextItem("", color="#777777", anchor=(0.5, 0.5)) for _ in range(2)]
+        self._off_labels: list[pg.TextItem] = []
         self.readout = QLabel()
         self.readout.setStyleSheet("color: #444;")
         self.plots.scene().sigMouseMoved.connect(self._mouse_moved)
@@ -218,17 +233,15 @@ class ResidualsView(DrawnWhenShown, QWidget):
     def _redraw(self, *_args: object) -> None:
         if self.defer_if_hidden():  # drawn when shown: a drop on another tab does not wait for this one
             return
-        for plot in (self.ratio_plot, self.std_plot):
-            plot.clear()
-        self._titles()
         main = self.explorer.analysis
         other = self.explorer.compare_analysis
         info = self.explorer.info
+        self._clear_plots(keep_series=len(self._series()) if main is not None and info is not None else 0)
+        self._titles()
         if main is None or info is None:
-            for plot in (self.ratio_plot, self.std_plot):
-                hint = pg.TextItem(tr("Drop an image to measure its residual branches."), color="#777777",
-                                   anchor=(0.5, 0.5))
-                plot.addItem(hint)
+            for plot, hint in zip((self.ratio_plot, self.std_plot), self._hints, strict=True):
+                hint.setText(tr("Drop an image to measure its residual branches."))
+                _place(plot, hint)
                 hint.setPos(0.5, 0.5)
                 plot.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)
                 for side in ("bottom", "left"):
@@ -241,6 +254,27 @@ class ResidualsView(DrawnWhenShown, QWidget):
         self._plot_ratios(main, other, names)
         self._plot_std(main, other)
         self._redraw_top()
+
+    def _clear_plots(self, keep_series: int = 2) -> None:
+        """Take the transient items off both plots, and the bars and curves beyond ``keep_series``.
+
+        Bars and curves stay on their plot between redraws (removing and adding them again is most of
+        what a redraw used to cost); they are filled again in place.
+        """
+        for label in self._off_labels:
+            self.ratio_plot.removeItem(label)
+        self._off_labels.clear()
+        for plot, hint in zip((self.ratio_plot, self.std_plot), self._hints, strict=True):
+            _place(plot, hint, shown=False)
+        for plot, items in ((self.ratio_plot, self._bars), (self.std_plot, self._curves)):
+            for item in items[keep_series:]:
+                _place(plot, item, shown=False)
+
+    def _bar_item(self, slot: int) -> pg.BarGraphItem:
+        """The bar item of series ``slot`` (0: the loaded model, 1: the compared one), made once."""
+        while len(self._bars) <= slot:
+            self._bars.append(pg.BarGraphItem(x=[0.0], height=[0.0], width=1.0, pen=None))
+        return self._bars[slot]
 
     def _series(self) -> list[tuple[AnalysisResult, ModelInfo | None, str]]:
         """(result, model, colour) of the loaded model and, when one is overlaid, the compared one."""
@@ -257,13 +291,15 @@ class ResidualsView(DrawnWhenShown, QWidget):
         stages = stage_axis.axis_stages(*block_names)
         spans = ["full"] if other is None else ["left", "right"]
         self._ratio_layouts = []
-        for (result, info, colour), blocks, span in zip(series, block_names, spans, strict=True):
+        for slot, ((result, info, colour), blocks, span) in enumerate(
+                zip(series, block_names, spans, strict=True)):
             where = stage_axis.layout(blocks, stages, span)
             y = np.array([result.residual_ratio.get(n, np.nan) for n in blocks], dtype=float)
             brushes = [plotting.color("#b0b7c3") if n in result.lesioned else plotting.color(colour)
                        for n in blocks]
-            self.ratio_plot.addItem(pg.BarGraphItem(x=where.x, height=np.nan_to_num(y), width=where.widths,
-                                                    brushes=brushes, pen=None))
+            bars = self._bar_item(slot)
+            bars.setOpts(x=where.x, height=np.nan_to_num(y), width=where.widths, brushes=brushes, pen=None)
+            _place(self.ratio_plot, bars)
             self._ratio_layouts.append((where, result.residual_ratio, info))
         self._mark_lesioned(main, self._ratio_layouts[0][0])
         self.ratio_plot.getAxis("bottom").setTicks(stage_axis.stage_ticks(stages, stage_label))
@@ -278,7 +314,7 @@ class ResidualsView(DrawnWhenShown, QWidget):
         stages = stage_axis.axis_stages(*layer_names)
         self._std_layouts = []
         longest = max(len(n) for n in layer_names)
-        for (result, info, colour), names in zip(series, layer_names, strict=True):
+        for curve, (result, info, colour), names in zip(self._curves, series, layer_names, strict=False):
             measured = dict(result.response_std)
             # Positions come from the model, not from what was measured: a switched-off block has no
             # response, and its layers must leave a gap rather than shift the rest of the curve.
@@ -290,8 +326,9 @@ class ResidualsView(DrawnWhenShown, QWidget):
                 where = stage_axis.layout(names, stages)
                 x = where.x
                 self._std_layouts.append((where, measured, info))
-            self.std_plot.plot(x, values, pen=plotting.pen(colour, 2), symbol="o", symbolSize=5,
-                               symbolBrush=colour, symbolPen=None, connect="finite")
+            curve.setData(x, values, pen=plotting.pen(colour, 2), symbol="o", symbolSize=5,
+                          symbolBrush=colour, symbolPen=None, connect="finite")
+            _place(self.std_plot, curve)
         axis = self.std_plot.getAxis("bottom")
         if sort:
             axis.setTicks(None)
@@ -308,6 +345,7 @@ class ResidualsView(DrawnWhenShown, QWidget):
                 label = pg.TextItem(tr("off"), color="#c0392b", anchor=(0.5, 1.0))
                 label.setPos(float(x), 0)
                 self.ratio_plot.addItem(label)
+                self._off_labels.append(label)
 
     def _titles(self) -> None:
         """Plot titles, the colour key when a second model is overlaid, and a budget warning.
