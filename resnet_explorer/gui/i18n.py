@@ -16,6 +16,7 @@ import logging
 from pathlib import Path
 
 from PySide6.QtCore import QLocale, QObject, Signal
+from PySide6.QtGui import QFontDatabase
 
 from resnet_explorer.resources import asset
 
@@ -24,6 +25,14 @@ log = logging.getLogger(__name__)
 # code -> the language's own name, as shown in the Language menu
 LANGUAGES: dict[str, str] = {"en": "English", "ko": "한국어"}
 DEFAULT_LANGUAGE = "en"
+
+# The script each language needs beyond Latin; without a font for it every label draws as boxes.
+WRITING_SYSTEMS = {"ko": QFontDatabase.WritingSystem.Korean}
+# Said in English: without the font, the language's own text could not be read.
+FONT_MISSING = {
+    "ko": "No installed font has Korean (Hangul) letters, so the Korean labels draw as boxes. Install one "
+          "(Debian/Ubuntu: sudo apt install fonts-noto-cjk), then restart resnet-explorer.",
+}
 
 _current = DEFAULT_LANGUAGE
 _tables: dict[str, dict[str, str]] = {}
@@ -81,6 +90,17 @@ def tr(text: str) -> str:
     if _current == DEFAULT_LANGUAGE:
         return text
     return _table(_current).get(text, text)
+
+
+def font_missing(code: str) -> str:
+    """What to tell the user when no installed font can draw ``code``'s script; "" when one can.
+
+    Needs a QGuiApplication (Qt's font database).
+    """
+    system = WRITING_SYSTEMS.get(code)
+    if system is None or QFontDatabase.families(system):
+        return ""
+    return FONT_MISSING[code]
 
 
 def current_language() -> str:

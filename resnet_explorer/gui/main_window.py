@@ -290,6 +290,7 @@ class MainWindow(QMainWindow):
         ``compare`` in the Residuals tab and switch the blocks ``lesion`` off once the model is loaded."""
         self._startup_explicit = model is not None
         self._startup_lesion = tuple(lesion)
+        self._warn_if_no_font()
         if compare:
             self.explorer.set_compare_model(compare)
         self._startup_model = model or (self._settings_value("model") if self.persist else None)
@@ -453,6 +454,13 @@ class MainWindow(QMainWindow):
         i18n.set_language(code)
         if self.persist:
             settings().setValue("language", code)
+        self._warn_if_no_font()
+
+    def _warn_if_no_font(self) -> None:
+        """Say so when the interface language has no font (its labels would all be boxes)."""
+        missing = i18n.font_missing(i18n.current_language())
+        if missing:
+            self.show_message("warning", missing)
 
     def set_zoom(self, factor: float) -> None:
         """Presentation zoom (fonts, plot labels, line widths), remembered for the next start."""

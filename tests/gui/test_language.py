@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from resnet_explorer.gui import i18n
 
 
@@ -89,3 +91,25 @@ def test_system_locale_chooses_the_language(monkeypatch):
     assert i18n.system_language() == "ko"
     monkeypatch.setattr(QLocale, "system", staticmethod(lambda: QLocale("de_DE")))
     assert i18n.system_language() == "en"
+
+
+def test_korean_without_a_hangul_font_says_so_in_english(qtbot, window, monkeypatch):
+    """No installed font with Hangul: every Korean label would be a box, so the banner says it in English."""
+    from PySide6.QtGui import QFontDatabase
+
+    real = QFontDatabase.families
+    if not real(QFontDatabase.WritingSystem.Latin):
+        pytest.skip("no fonts at all on this machine")
+
+    class NoHangul:
+        WritingSystem = QFontDatabase.WritingSystem
+
+        @staticmethod
+        def families(system=QFontDatabase.WritingSystem.Any):
+            return [] if system == QFontDatabase.WritingSystem.Korean else real(system)
+
+    monkeypatch.setattr(i18n, "QFontDatabase", NoHangul)
+    assert i18n.font_missing("en") == ""
+    window.set_language("ko")
+    assert "fonts-noto-cjk" in window.banner.text() and "Korean" in window.banner.text()
+    window.set_language("en")
