@@ -54,18 +54,19 @@ class _StderrProgress:
         self.last_step, self.last_draw = -1, 0.0
 
     def __call__(self, done: int, total: int) -> None:
-        from resnet_explorer.core.weights import format_size
+        from resnet_explorer.core.files import format_bytes
 
         step = int(done * 10 / total) if total else -1
         now = time.monotonic()
         finished = total and done >= total
         if self.tty and (now - self.last_draw > 0.1 or finished):
             pct = f" {100 * done / total:5.1f}%" if total else ""
-            print(f"\rdownloading {self.label}: {format_size(done)} of {format_size(total)}{pct}",
+            # total 0: the server did not say
+            print(f"\rdownloading {self.label}: {format_bytes(done)} of {format_bytes(total or None)}{pct}",
                   end="\n" if finished else "", file=sys.stderr, flush=True)
             self.last_draw = now
         elif not self.tty and step != self.last_step and total:
-            print(f"downloading {self.label}: {step * 10}% of {format_size(total)}", file=sys.stderr)
+            print(f"downloading {self.label}: {step * 10}% of {format_bytes(total)}", file=sys.stderr)
             self.last_step = step
 
 

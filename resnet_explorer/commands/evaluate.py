@@ -40,7 +40,8 @@ def run(args: argparse.Namespace) -> int:
     from resnet_explorer.commands.train import passive_openmp
 
     passive_openmp()
-    from resnet_explorer.core.evaluation import evaluate, load_model_file, resolve_device
+    from resnet_explorer.core.devices import resolve_device
+    from resnet_explorer.core.evaluation import evaluate, load_model_file
 
     ref = args.model
     if args.weights:

@@ -15,7 +15,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from resnet_explorer.core.weights import format_size
+    from resnet_explorer.core.files import format_bytes
     from resnet_explorer.core.zoo import DEFAULT_MODEL, list_models
 
     entries = list_models()
@@ -24,7 +24,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     rows = [(e.id + (" *" if e.id == DEFAULT_MODEL else ""), e.arch, e.source,
              "yes" if e.present else ("download" if e.source == "torchvision" else "missing"),
-             format_size(e.size_bytes) if e.size_bytes else "-", e.description) for e in entries]
+             format_bytes(e.size_bytes) if e.size_bytes else "-", e.description) for e in entries]
     header = ("id", "arch", "source", "present", "size", "description")
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(5)]
     for row in [header, tuple("-" * w for w in widths) + ("-" * 11,), *rows]:

@@ -11,10 +11,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import limits
+from . import limits, model_file
 from .class_tally import ClassTally
 from .data import Split, load_dataset, normalize
-from .devices import resolve_device  # noqa: F401  (re-exported: callers import it from here)
+from .devices import resolve_device
 from .errors import UserInputError
 
 
@@ -64,23 +64,18 @@ class _ModelFile:
 
 
 def load_model_file(path: str | os.PathLike, device: torch.device) -> _ModelFile:
-    """A model file written by this project (weights + card) as an eval-mode module on ``device``."""
-    from .checkpoint import read_model
-    from .resnet import build_model
-    from .state_check import check_state
+    """A model file with its card (embedded or beside it) as an eval-mode module on ``device``.
 
-    state, card = read_model(path)  # the card, if any, is validated there
+    Read by :mod:`core.model_file` and built by the zoo's builder, as ``zoo.load_model`` does, but without
+    guessing: a file whose card does not name its architecture is refused.
+    """
+    from .zoo import build_checked  # the zoo pulls in PIL and the image code: only when a file is loaded
+
+    state, card = model_file.read_model(path)  # the card, if any, is validated there
     cfg = (card or {}).get("model") or {}
     if not cfg.get("arch"):
         raise UserInputError(f"{path}: no model card in the file or beside it: its architecture is unknown")
-    try:
-        model = build_model(cfg["arch"], num_classes=cfg.get("num_classes"),
-                            in_chans=cfg.get("in_chans") or 3, shortcut=cfg.get("shortcut"),
-                            variant=cfg.get("variant") or "torchvision")
-    except ValueError as exc:
-        raise UserInputError(f"{path}: {exc}") from None
-    check_state(model.state_dict(), state, path, cfg["arch"])
-    model.load_state_dict(state)
+    model = build_checked(str(cfg["arch"]), cfg, state, path)
     return _ModelFile(model.to(device).eval(), card or {}, str(path))
 
 
@@ -89,11 +84,8 @@ def _load(ref: Any, device: torch.device) -> Any:
         return ref  # a LoadedModel (or anything with .model and .card)
     if os.path.isfile(ref):  # not Path.is_file: a name over 255 bytes raises there
         return load_model_file(ref, device)
-    try:
-        from .zoo import load_model
-    except ImportError:
-        raise UserInputError(f"{ref}: no such model file (model ids need the model zoo; pass a path to "
-                             f"a .safetensors file with --weights)") from None
+    from .zoo import load_model  # lazily, as in load_model_file
+
     return load_model(str(ref), device=str(device))
 
 

@@ -36,8 +36,10 @@ _OPEN_FLAGS = (os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTT
                | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
 
 
-def format_bytes(n: int) -> str:
-    """``3 * 2**30`` -> ``"3.0 GiB"``, for messages."""
+def format_bytes(n: int | None) -> str:
+    """``3 * 2**30`` -> ``"3.0 GiB"``, for messages and listings; ``None`` -> ``"unknown size"``."""
+    if n is None:
+        return "unknown size"
     for unit, scale in (("GiB", GiB), ("MiB", MiB), ("KiB", KiB)):
         if n >= scale:
             return f"{n / scale:.1f} {unit}"

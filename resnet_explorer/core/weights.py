@@ -1,16 +1,11 @@
-"""Weights: safe loading of local files, and torchvision's published ImageNet weights on demand.
+"""Weights: torchvision's published ImageNet weights on demand, and the architecture of a bare state dict.
 
-Local files are read without ever running code from them:
-
-* ``.safetensors`` (this project's model files, with their card, or any plain safetensors state dict);
-* ``.pth`` / ``.pt`` / ``.bin`` state dicts through ``torch.load(weights_only=True)`` and nothing weaker:
-  a pickle that names anything but tensors and containers is refused with a clear error.
-
-torchvision's weights are downloaded on first use into ``torch.hub.get_dir()/checkpoints``, the directory
-torchvision itself reads, so a file fetched by either is found by both. The download reports progress
-(bytes done / total), can be cancelled through a ``threading.Event``, is checked against the sha256 prefix
-in the file name (``resnet50-0676ba61.pth``: torch.hub's convention) and is written to a temporary file
-that is renamed only when complete and verified: an interrupted download never leaves a cache file.
+Local weights files, these downloads among them, are read by :mod:`core.model_file` (safely: no code in a
+file ever runs). torchvision's weights are downloaded on first use into ``torch.hub.get_dir()/checkpoints``,
+the directory torchvision itself reads, so a file fetched by either is found by both. The download reports
+progress (bytes done / total), can be cancelled through a ``threading.Event``, is checked against the sha256
+prefix in the file name (``resnet50-0676ba61.pth``: torch.hub's convention) and is written to a temporary
+file that is renamed only when complete and verified: an interrupted download never leaves a cache file.
 """
 
 from __future__ import annotations
@@ -19,37 +14,24 @@ import contextlib
 import functools
 import hashlib
 import os
-import pickle
 import re
 import tempfile
 import threading
 import urllib.error
 import urllib.request
-import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import torch
 
-from . import files
-from .cards import validate_card
-from .checkpoint import read_model, read_sidecar_card
 from .errors import ExplorerError, UserInputError
-from .files import check_regular_file, format_bytes, open_regular_file
+from .files import format_bytes
 
 ProgressFn = Callable[[int, int], None]
 
-# Extensions loaded with torch.load(weights_only=True); everything else must be safetensors.
-PICKLE_SUFFIXES = (".pth", ".pt", ".bin", ".ckpt", ".tar")
-# Keys under which training scripts commonly nest the state dict of a whole checkpoint.
-NESTED_STATE_KEYS = ("state_dict", "model_state_dict", "model", "net", "weights")
 CHUNK_BYTES = 1 << 16
-# A zip .pth may unpack to this many times its size on disk (torch.save does not compress, so real
-# ones are about 1x), or MIN_ZIP_ALLOWANCE for tiny files; never beyond files.MAX_WEIGHTS_BYTES.
-MAX_ZIP_EXPANSION = 4
-MIN_ZIP_ALLOWANCE = 16 * 2**20
 DEFAULT_TIMEOUT_S = 30.0
 
 
@@ -118,16 +100,6 @@ def torchvision_catalog() -> dict[str, RemoteWeights]:
     return catalog
 
 
-def format_size(n: int | None) -> str:
-    """``46830571`` -> ``"44.7 MiB"``; unknown sizes read as such."""
-    if not n:
-        return "unknown size"
-    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-        if n >= scale:
-            return f"{n / scale:.1f} {unit}"
-    return f"{n} bytes"
-
-
 def fetch(remote: RemoteWeights, *, progress: ProgressFn | None = None,
           cancel: threading.Event | None = None, timeout: float = DEFAULT_TIMEOUT_S) -> Path:
     """The cached file of ``remote``, downloading it first if needed.
@@ -142,8 +114,9 @@ def fetch(remote: RemoteWeights, *, progress: ProgressFn | None = None,
     except DownloadCancelled:
         raise
     except DownloadError as exc:
+        size = format_bytes(remote.size_bytes or None)  # 0: torchvision did not say
         raise DownloadError(
-            f"cannot download the weights of {remote.model_id} ({format_size(remote.size_bytes)} from "
+            f"cannot download the weights of {remote.model_id} ({size} from "
             f"{remote.url}): {exc}. Connect to the internet once, or fetch that file elsewhere and use "
             f"--weights PATH (e.g. --weights {remote.filename}), or copy it to {remote.cache_path}"
         ) from None
@@ -233,119 +206,6 @@ def _stream(url: str, out: Any, *, progress: ProgressFn | None, cancel: threadin
     if total and done != total:
         raise DownloadError(f"the transfer was interrupted after {done} of {total} bytes")
     return sha.hexdigest()
-
-
-# ----- local files -----------------------------------------------------------------------------------
-def read_weights(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict[str, Any] | None]:
-    """State dict and model card (``None`` if it has none) of a local weights file, read safely.
-
-    safetensors files go through :func:`core.checkpoint.read_model`; pickled files through
-    ``torch.load(weights_only=True)``, whose refusal of anything but tensors is reported clearly.
-    A sibling ``NAME.json`` card is honoured for ``.pth`` files too.
-    """
-    path = Path(path)
-    _check_readable(path)
-    if _is_safetensors(path):
-        state, card = read_model(path)
-    else:
-        state, card = _torch_load_safely(path), _sidecar_card(path)
-    return _normalise_state(state, path), card
-
-
-def _check_readable(path: Path) -> None:
-    # A regular file only: a pipe would block the open, /dev/zero would be read forever.
-    size = check_regular_file(path, files.MAX_WEIGHTS_BYTES, noun="a weights file")
-    if not os.access(path, os.R_OK):
-        raise UserInputError(f"{path}: permission denied")
-    if size == 0:
-        raise UserInputError(f"{path} is empty (0 bytes), not a weights file")
-
-
-def _is_safetensors(path: Path) -> bool:
-    """By content, not name: an 8-byte little-endian header length followed by a JSON object."""
-    if path.suffix.lower() == ".safetensors":
-        return True
-    with open_regular_file(path, files.MAX_WEIGHTS_BYTES, noun="a weights file") as (f, _):
-        head = f.read(9)
-    return len(head) == 9 and head[8:9] == b"{" and int.from_bytes(head[:8], "little") < (1 << 27)
-
-
-def _check_archive(f: BinaryIO, size: int, path: Path) -> None:
-    """Refuse a zip ``.pth`` whose members would unpack to too much, before torch.load inflates them.
-
-    torch.save stores its members uncompressed, so a real checkpoint unpacks to about its own size; a
-    1 MB file that unpacks to 1 GiB is a zip bomb. The sizes come from the zip directory, which is also
-    what torch's reader allocates by. Old (non-zip) pickles hold at most the file's own bytes.
-    """
-    # torch's zip files start with a member header, old pickles with b"\x80"; not zipfile.is_zipfile,
-    # which also says yes to any file whose last 64 KiB happen to hold the end-of-directory signature.
-    if f.read(4) != b"PK\x03\x04":
-        return
-    try:
-        with zipfile.ZipFile(f) as archive:
-            total = sum(member.file_size for member in archive.infolist())
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise UserInputError(f"{path} is not a readable PyTorch weights file "
-                             f"({_first_line(exc)})") from None
-    limit = min(files.MAX_WEIGHTS_BYTES, max(MAX_ZIP_EXPANSION * size, MIN_ZIP_ALLOWANCE))
-    if total > limit:
-        raise UserInputError(f"{path} would unpack to {format_bytes(total)} from {format_bytes(size)} on "
-                             f"disk (at most {format_bytes(limit)}); refusing to load it (a zip bomb?)")
-
-
-def _torch_load_safely(path: Path) -> Any:
-    with open_regular_file(path, files.MAX_WEIGHTS_BYTES, noun="a weights file") as (f, size):
-        _check_archive(f, size, path)
-        f.seek(0)
-        return _torch_load(f, path)
-
-
-def _torch_load(f: BinaryIO, path: Path) -> Any:
-    try:
-        # weights_only=True: the unpickler accepts tensors and plain containers only, so a crafted
-        # file cannot run code. There is deliberately no fallback to the unsafe loader.
-        return torch.load(f, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        if "weights only" in str(exc).lower() or "weights_only" in str(exc):
-            raise UserInputError(
-                f"refused to load {path}: it holds Python objects other than tensors (a pickle that "
-                "could run code when loaded); only plain state dicts are loaded. Convert it to "
-                ".safetensors where it was made"
-            ) from None
-        raise UserInputError(f"{path} is not a PyTorch weights file (unreadable pickle)") from None
-    except Exception as exc:  # noqa: BLE001 - a corrupt pickle raises almost anything (IndexError, EOFError...)
-        raise UserInputError(f"{path} is not a readable PyTorch weights file ({_first_line(exc)})") from None
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0][:160] if text else type(exc).__name__
-
-
-def _sidecar_card(path: Path) -> dict[str, Any] | None:
-    sidecar = path.with_suffix(".json")
-    card = read_sidecar_card(sidecar)
-    return None if card is None else validate_card(card, str(sidecar))
-
-
-def _normalise_state(obj: Any, path: Path) -> dict[str, torch.Tensor]:
-    """A flat ``name -> tensor`` dict: unwraps ``{"state_dict": ...}`` and DataParallel's ``module.``."""
-    for _ in range(3):  # checkpoints nest at most a couple of levels in practice
-        if isinstance(obj, Mapping) and not _all_tensors(obj):
-            inner = next((obj[k] for k in NESTED_STATE_KEYS if isinstance(obj.get(k), Mapping)), None)
-            if inner is None:
-                break
-            obj = inner
-    if not isinstance(obj, Mapping) or not obj or not _all_tensors(obj):
-        raise UserInputError(f"{path} does not hold a state dict (a mapping of names to tensors)")
-    state = {str(k): v for k, v in obj.items()}
-    if all(k.startswith("module.") for k in state):
-        state = {k[len("module."):]: v for k, v in state.items()}
-    return state
-
-
-def _all_tensors(obj: Mapping) -> bool:
-    return all(isinstance(v, torch.Tensor) for v in obj.values())
 
 
 # ----- telling the architecture from the keys --------------------------------------------------------

@@ -3,19 +3,19 @@
 Three kinds of model:
 
 * bundled, trained by this project (``resnet20-fashion-mnist`` ...): ``assets/models/ID.safetensors``
-  with an embedded card (see :mod:`core.checkpoint`), a sibling ``ID.json`` for humans;
+  with an embedded card (see :mod:`core.model_file`), a sibling ``ID.json`` for humans;
 * torchvision's published ImageNet weights (``resnet18-imagenet`` ... ``resnet152-imagenet``, and
   ``resnet50/101/152-imagenet-v2``), downloaded on first use (see :mod:`core.weights`);
 * any local file: this project's model files, a plain ``.safetensors`` or a torchvision-style ``.pth``.
 
 Whatever the source, :func:`load_model` returns a :class:`LoadedModel`: the network in eval mode on its
-device, with the preprocessing it was trained with and its class names.
+device, with the preprocessing it was trained with and its class names. Files are read by
+:mod:`core.model_file` only; this module builds networks from what it returns (:func:`build_checked`).
 """
 
 from __future__ import annotations
 
 import difflib
-import json
 import os
 import threading
 from collections.abc import Mapping, Sequence
@@ -27,12 +27,14 @@ import numpy as np
 import torch
 from PIL import Image
 
-from . import cards, checkpoint, files
+from . import cards, model_file
 from . import weights as W
-from .devices import resolve_device  # noqa: F401  (re-exported: callers import it from here)
+from .devices import resolve_device
 from .domain import Domain, describe_domain
 from .errors import UserInputError
+from .files import format_bytes
 from .images import BACKGROUND, to_rgb_or_l
+from .model_file import MODEL_SUFFIXES, SAFETENSORS_SUFFIX
 from .resnet import ARCHS, ResNet, build_model
 from .state_check import check_state
 
@@ -261,15 +263,15 @@ def _bundled_ids() -> list[str]:
     ids = list(BUNDLED_IDS)
     directory = bundled_dir()
     if directory is not None and directory.is_dir():
-        ids += sorted(p.stem for p in directory.glob("*.safetensors") if p.stem not in ids)
+        ids += sorted(p.stem for p in directory.glob(f"*{SAFETENSORS_SUFFIX}") if p.stem not in ids)
     return ids
 
 
 def _bundled_entry(model_id: str) -> ModelEntry:
     directory = bundled_dir()
-    path = directory / f"{model_id}.safetensors" if directory is not None else Path(model_id)
+    path = directory / f"{model_id}{SAFETENSORS_SUFFIX}" if directory is not None else Path(model_id)
     present = path.is_file()
-    card = _read_json(path.with_suffix(".json")) or (_embedded_card(path) if present else {})
+    card = _listed_card(path)
     problems = cards.card_problems(card)
     if problems:  # listed all the same, saying why it will not load (loading it says so too)
         card = {"description": f"unusable model card: {problems[0]}"}
@@ -278,24 +280,17 @@ def _bundled_entry(model_id: str) -> ModelEntry:
                       _describe_card(card, arch), str(path))
 
 
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        # Through the checked reader: a pipe or a huge file named like a card must not stall the listing.
-        doc = checkpoint.read_sidecar_card(path)
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError):  # ValueError: bad JSON, huge ints
-        return {}
-    return doc if isinstance(doc, dict) else {}
+def _listed_card(path: Path) -> Any:
+    """The card loading ``path`` would use (unvalidated), or ``{}`` when it has none or cannot be read.
 
-
-def _embedded_card(path: Path) -> dict[str, Any]:
-    """The card in a model file's safetensors header, reading the header only (not the weights)."""
+    One unreadable file (a pipe named like a card, a broken header) must not stop the whole listing;
+    loading that model then says what is wrong with it.
+    """
     try:
-        with files.open_regular_file(path, files.MAX_WEIGHTS_BYTES) as (f, size):
-            header, _ = checkpoint.read_safetensors_header(f, size, path)
-        card = json.loads((header.get("__metadata__") or {}).get(checkpoint.META_KEY, "{}"))
-    except (OSError, ValueError, AttributeError, TypeError, RecursionError):
+        card = model_file.peek_card(path)
+    except (UserInputError, OSError):  # OSError: an I/O error while the header is read
         return {}
-    return card if isinstance(card, dict) else {}
+    return {} if card is None else card
 
 
 def _describe_card(card: Mapping[str, Any], arch: str) -> str:
@@ -332,7 +327,7 @@ def availability_hint() -> str:
     """One line saying which models can be used right now and how else to get one."""
     entries = list_models()
     present = [e.id for e in entries if e.present]
-    remote = [f"{e.id} ({W.format_size(e.size_bytes)})" for e in entries
+    remote = [f"{e.id} ({format_bytes(e.size_bytes or None)})" for e in entries
               if e.source == "torchvision" and not e.present]
     parts = [f"available now: {', '.join(present)}" if present else "no model is installed yet"]
     if remote:
@@ -366,7 +361,7 @@ def load_model(id_or_path: str | os.PathLike, device: str | torch.device = "auto
 def _looks_like_path(key: str) -> bool:
     # os.path.exists, not Path.exists: a name over 255 bytes raises OSError there instead of False.
     return (os.sep in key or "/" in key or os.path.exists(key)
-            or Path(key).suffix.lower() in (".safetensors", *W.PICKLE_SUFFIXES))
+            or Path(key).suffix.lower() in MODEL_SUFFIXES)
 
 
 def _unknown_id_message(key: str) -> str:
@@ -380,11 +375,11 @@ def _load_torchvision(remote: W.RemoteWeights, device: torch.device, progress: W
                       cancel: threading.Event | None) -> LoadedModel:
     path = W.fetch(remote, progress=progress, cancel=cancel)
     try:
-        state, _ = W.read_weights(path)
+        state = model_file.read_model(path).state
     except UserInputError as exc:
         raise UserInputError(f"{exc} (the cached download may be damaged: delete {path} to fetch it "
                              "again)") from None
-    model = _build_and_fill(remote.arch, {}, state, path)
+    model = build_checked(remote.arch, {}, state, path)
     card = {"model": model.config, "dataset": "imagenet-1k", "top1": remote.top1,
             "weights": remote.weights_name}
     return wrap_model(model, model_id=remote.model_id,
@@ -412,14 +407,14 @@ def _load_bundled(model_id: str, device: torch.device) -> LoadedModel:
 
 
 def _load_file(path: Path, device: torch.device, *, arch: str | None = None) -> LoadedModel:
-    state, card = W.read_weights(path)
+    state, card = model_file.read_model(path)
     card = card or {}
     config = dict(card.get("model") or {})
     if arch:
         config = {"arch": arch, **_shape_options(state)}
     elif not config.get("arch"):
         config = W.infer_config(state, path)
-    model = _build_and_fill(str(config["arch"]), config, state, path)
+    model = build_checked(str(config["arch"]), config, state, path)
     pre = Preprocessing.from_dict(card["preprocessing"]) if card.get("preprocessing") else None
     names = card.get("class_names")
     return wrap_model(model, model_id=path.stem, class_names=names, preprocessing=pre, device=device,
@@ -437,9 +432,14 @@ def _shape_options(state: Mapping[str, torch.Tensor]) -> dict[str, Any]:
     return options
 
 
-def _build_and_fill(arch: str, config: Mapping[str, Any], state: Mapping[str, torch.Tensor],
-                    path: Path) -> ResNet:
-    """Build ``arch`` with ``config``'s options and load ``state`` strictly, explaining any mismatch."""
+def build_checked(arch: str, config: Mapping[str, Any], state: Mapping[str, torch.Tensor],
+                  path: str | os.PathLike) -> ResNet:
+    """Build ``arch`` with ``config``'s options and load ``state`` strictly, explaining any mismatch.
+
+    ``config``: a card's ``model`` entry (num_classes, in_chans, shortcut, variant; absent or None ones
+    take ``build_model``'s defaults). Every way ``state`` does not fit is one :class:`UserInputError` line
+    naming ``path``. Returns the network in eval mode, on the CPU.
+    """
     if arch.lower() not in ARCHS:
         raise UserInputError(f"{path}: unknown architecture {arch!r}; valid: {', '.join(ARCHS)}")
     options = {k: config[k] for k in _BUILD_OPTIONS if config.get(k) is not None}

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from resnet_explorer import build_model
-from resnet_explorer.core import cards, checkpoint, evaluation, zoo
+from resnet_explorer.core import cards, checkpoint, evaluation, model_file, zoo
 from resnet_explorer.core.errors import ExplorerError, UserInputError
 
 GOOD = {"model": {"arch": "resnet20", "num_classes": 10, "in_chans": 1, "shortcut": "A",
@@ -74,8 +74,8 @@ BAD_CARDS = [
 @pytest.mark.parametrize(("card", "expected"), BAD_CARDS)
 def test_an_embedded_bad_card_is_one_line_from_every_loader(tmp_path, weights, card, expected):
     path = checkpoint.save_tensors(tmp_path / "m.safetensors", weights,
-                                   {checkpoint.META_KEY: json.dumps(card)})
-    for load in (lambda: checkpoint.read_model(path), lambda: zoo.load_model(str(path), "cpu"),
+                                   {model_file.META_KEY: json.dumps(card)})
+    for load in (lambda: model_file.read_model(path), lambda: zoo.load_model(str(path), "cpu"),
                  lambda: evaluation.load_model_file(path, torch.device("cpu"))):
         with pytest.raises(UserInputError) as info:
             load()
@@ -127,7 +127,7 @@ def test_good_cards_pass_unchanged_bundled_ones_included():
 
 def test_a_broken_bundled_card_is_listed_with_why_and_refused_on_load(tmp_path, monkeypatch, weights):
     checkpoint.save_tensors(tmp_path / "broken.safetensors", weights,
-                            {checkpoint.META_KEY: json.dumps({"model": [1]})})
+                            {model_file.META_KEY: json.dumps({"model": [1]})})
     monkeypatch.setattr(zoo, "bundled_dir", lambda: tmp_path)
     entry = next(e for e in zoo.list_models() if e.id == "broken")
     assert entry.present and entry.description.startswith("unusable model card: model must be an object")
@@ -137,7 +137,7 @@ def test_a_broken_bundled_card_is_listed_with_why_and_refused_on_load(tmp_path, 
 
 def test_json_that_python_cannot_even_parse_is_one_line(tmp_path, weights):
     for text in ("[" * 100_000, "1" * 5000):  # RecursionError, and ValueError (int digit limit)
-        path = checkpoint.save_tensors(tmp_path / "m.safetensors", weights, {checkpoint.META_KEY: text})
+        path = checkpoint.save_tensors(tmp_path / "m.safetensors", weights, {model_file.META_KEY: text})
         with pytest.raises(UserInputError, match="not valid JSON"):
             zoo.load_model(str(path), "cpu")
 
@@ -186,7 +186,7 @@ def test_generated_cards_are_accepted_or_refused_in_one_line(card):
 @given(card=mutated_cards())
 def test_generated_cards_in_a_model_file_load_or_fail_in_one_line(tmp_path, weights, card):
     path = checkpoint.save_tensors(tmp_path / "gen.safetensors", weights,
-                                   {checkpoint.META_KEY: json.dumps(card)})
+                                   {model_file.META_KEY: json.dumps(card)})
     try:
         loaded = zoo.load_model(str(path), "cpu")
     except ExplorerError as exc:

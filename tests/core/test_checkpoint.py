@@ -10,6 +10,7 @@ import torch
 
 from resnet_explorer import build_model
 from resnet_explorer.core import checkpoint as ck
+from resnet_explorer.core import model_file
 from resnet_explorer.core.errors import UserInputError
 
 
@@ -17,9 +18,9 @@ def test_model_round_trip_carries_its_card(tmp_path):
     model = build_model("resnet20", in_chans=1)
     card = {"model": model.config, "class_names": [str(i) for i in range(10)]}
     path = ck.save_model(tmp_path / "m.safetensors", model, card)
-    tensors, loaded_card = ck.read_model(path)
+    tensors, loaded_card = model_file.read_model(path)
     assert loaded_card["model"]["arch"] == "resnet20"
-    assert loaded_card["format"] == ck.FORMAT
+    assert loaded_card["format"] == model_file.FORMAT
     fresh = build_model("resnet20", in_chans=1)
     fresh.load_state_dict(tensors, strict=True)
     for a, b in zip(model.state_dict().values(), fresh.state_dict().values(), strict=True):
@@ -46,15 +47,15 @@ def test_corrupt_files_get_a_clear_error(tmp_path, content):
     bad = tmp_path / "bad.safetensors"
     bad.write_bytes(content)
     with pytest.raises(UserInputError) as err:
-        ck.read_model(bad)
+        model_file.read_model(bad)
     assert str(bad) in str(err.value)
 
 
 def test_directory_and_missing_file(tmp_path):
     with pytest.raises(UserInputError, match="directory"):
-        ck.read_model(tmp_path)
+        model_file.read_model(tmp_path)
     with pytest.raises(UserInputError, match="no such file"):
-        ck.read_model(tmp_path / "nope.safetensors")
+        model_file.read_model(tmp_path / "nope.safetensors")
 
 
 def test_written_files_get_ordinary_permissions_not_private_temp_ones(tmp_path):

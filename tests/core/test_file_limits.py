@@ -23,7 +23,17 @@ import torch
 from PIL import Image
 
 from resnet_explorer import build_model
-from resnet_explorer.core import checkpoint, data, evaluation, files, images, training_state, weights, zoo
+from resnet_explorer.core import (
+    checkpoint,
+    data,
+    evaluation,
+    files,
+    images,
+    model_file,
+    training_state,
+    weights,
+    zoo,
+)
 from resnet_explorer.core.errors import UserInputError
 from resnet_explorer.core.recorded_runs import RecordedRunError
 from resnet_explorer.core.recorded_runs import read_metrics_csv as read_recorded_csv
@@ -164,15 +174,13 @@ def test_high_depth_grey_is_converted_band_by_band_as_a_whole(monkeypatch, mode)
 @pytest.mark.parametrize("name", ["fifo.pth", "fifo.safetensors", "fifo.bin"])
 def test_weights_from_a_pipe_are_refused_at_once(fifo, name):
     pipe = fifo(name)
-    refused(weights.read_weights, pipe, match=r"not a regular file \(a named pipe\)")
-    refused(checkpoint.read_model, pipe, match=r"not a regular file \(a named pipe\)")
+    refused(model_file.read_model, pipe, match=r"not a regular file \(a named pipe\)")
     refused(zoo.load_model, pipe, "cpu", match=r"not a regular file \(a named pipe\)")
 
 
 @pytest.mark.parametrize("device", DEVICES)
 def test_weights_from_a_device_are_refused_at_once(device):
-    refused(weights.read_weights, device, match="character device")
-    refused(checkpoint.read_model, device, match="character device")
+    refused(model_file.read_model, device, match="character device")
     refused(evaluation.load_model_file, device, torch.device("cpu"), match="character device")
     refused(evaluation.evaluate, device, "fashion-mnist", match="character device")
 
@@ -188,14 +196,13 @@ def bare_weights(tmp_path):
 def test_a_card_that_is_a_pipe_is_refused_not_waited_for(tmp_path, fifo, bare_weights):
     fifo("bare.json")
     for path in bare_weights:
-        refused(weights.read_weights, path, match=r"bare.json: not a regular file \(a named pipe\)")
-    refused(checkpoint.read_model, bare_weights[0], match="named pipe")
+        refused(model_file.read_model, path, match=r"bare.json: not a regular file \(a named pipe\)")
 
 
 def test_an_oversized_card_is_refused(tmp_path, monkeypatch, bare_weights):
     (tmp_path / "bare.json").write_text(json.dumps({"description": "x" * 5000}))
     monkeypatch.setattr(files, "MAX_CARD_BYTES", 4096)
-    refused(weights.read_weights, bare_weights[1], match=r"bare.json is too large .* to be a model card")
+    refused(model_file.read_model, bare_weights[1], match=r"bare.json is too large .* to be a model card")
 
 
 def test_the_model_list_skips_a_pipe_card_without_waiting(tmp_path, monkeypatch, fifo):
@@ -232,9 +239,9 @@ def sparse_safetensors(path: Path, tensor_bytes: int) -> Path:
 def test_sparse_safetensors_over_the_cap_is_refused_before_reading(tmp_path):
     path = sparse_safetensors(tmp_path / "sparse.safetensors", 3 * files.GiB)  # default cap: 2 GiB
     before = max_rss_bytes()
-    message = refused(weights.read_weights, path, match=r"too large \(3.0 GiB\) to be a weights file")
+    message = refused(model_file.read_model, path, match=r"too large \(3.0 GiB\) to be a weights file")
     assert message.startswith(str(path))
-    refused(checkpoint.read_safetensors, path, match="too large")
+    refused(model_file.read_safetensors, path, match="too large")
     refused(zoo.load_model, path, "cpu", match="too large")
     assert max_rss_bytes() - before < 100 * files.MiB
 
@@ -251,14 +258,14 @@ def test_safetensors_header_promising_more_than_the_file_holds(tmp_path):
     path = tmp_path / "cut.safetensors"
     path.write_bytes(safetensors_header(files.GiB) + bytes(4000))
     before = max_rss_bytes()
-    refused(checkpoint.read_safetensors, path,
+    refused(model_file.read_safetensors, path,
             match=r"cut.safetensors is truncated: its header declares 1.0 GiB of tensors, "
                   r"the file holds 3.9 KiB")
-    refused(weights.read_weights, path, match="truncated")
+    refused(model_file.read_model, path, match="truncated")
     assert max_rss_bytes() - before < 100 * files.MiB
     header_len = tmp_path / "long.safetensors"
     header_len.write_bytes(struct.pack("<Q", 10**12) + b"{}")
-    refused(checkpoint.read_safetensors, header_len,
+    refused(model_file.read_safetensors, header_len,
             match="its header claims 931.3 GiB, the file holds 2 bytes")
 
 
@@ -272,14 +279,14 @@ def test_safetensors_entries_are_checked_like_the_library_does(tmp_path, entry, 
     header = json.dumps({"w": entry}).encode()
     path = tmp_path / "bad.safetensors"
     path.write_bytes(struct.pack("<Q", len(header)) + header + bytes(8))
-    refused(checkpoint.read_safetensors, path, match=match)
+    refused(model_file.read_safetensors, path, match=match)
 
 
 def test_safetensors_read_back_exactly(tmp_path):
     tensors = {"f": torch.randn(3, 4), "h": torch.randn(5).to(torch.bfloat16), "b": torch.tensor(True),
                "i": torch.arange(7, dtype=torch.int8), "e": torch.zeros(0, 3), "l": torch.arange(3)}
     path = checkpoint.save_tensors(tmp_path / "all.safetensors", tensors, {"k": "v"})
-    back, meta = checkpoint.read_safetensors(path)
+    back, meta = model_file.read_safetensors(path)
     assert meta == {"k": "v"} and set(back) == set(tensors)
     for name, tensor in tensors.items():
         assert back[name].dtype == tensor.dtype and torch.equal(back[name], tensor), name
@@ -306,16 +313,16 @@ def test_zip_bomb_pth_is_refused_before_torch_load(tmp_path, monkeypatch):
         raise AssertionError("torch.load must not see a zip bomb")
 
     monkeypatch.setattr(torch, "load", never)
-    message = refused(weights.read_weights, path, match=r"would unpack to 64.0 MiB from .* \(a zip bomb\?\)")
+    message = refused(model_file.read_model, path, match=r"would unpack to 64.0 MiB from .* \(a zip bomb\?\)")
     assert message.startswith(str(path))
     refused(zoo.load_model, path, "cpu", match="zip bomb")
 
 
 def test_pth_over_a_lowered_cap_is_refused_and_real_ones_load(tmp_path, monkeypatch, bare_weights):
-    state, _ = weights.read_weights(bare_weights[1])  # torch.save's own zip: about 1x its size
+    state, _ = model_file.read_model(bare_weights[1])  # torch.save's own zip: about 1x its size
     assert "fc.weight" in state
     monkeypatch.setattr(files, "MAX_WEIGHTS_BYTES", 1000)
-    refused(weights.read_weights, bare_weights[1], match="too large")
+    refused(model_file.read_model, bare_weights[1], match="too large")
 
 
 # ----- datasets --------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from safetensors.torch import save as st_save
 
 from resnet_explorer import build_model
-from resnet_explorer.core import checkpoint, evaluation, weights, zoo
+from resnet_explorer.core import checkpoint, evaluation, model_file, zoo
 from resnet_explorer.core.errors import ExplorerError, UserInputError
 from resnet_explorer.core.state_check import state_problems
 
@@ -41,7 +41,7 @@ def refused(path, expected: str) -> None:
 
 
 def save(tmp_path, tensors, card=CARD, name="m.safetensors"):
-    return checkpoint.save_tensors(tmp_path / name, tensors, {checkpoint.META_KEY: json.dumps(card)})
+    return checkpoint.save_tensors(tmp_path / name, tensors, {model_file.META_KEY: json.dumps(card)})
 
 
 def test_int64_weights_are_refused_not_cast(tmp_path, state):
@@ -94,7 +94,7 @@ def test_a_header_whose_length_starts_with_the_pickle_byte_is_still_safetensors(
         path = checkpoint.save_tensors(tmp_path / "t.safetensors", {"w": torch.zeros(2)},
                                        {"pad": "x" * pad})
         if path.read_bytes()[0] == 0x80:
-            assert checkpoint.read_safetensors(path)[0]["w"].shape == (2,)
+            assert model_file.read_safetensors(path)[0]["w"].shape == (2,)
             return
     pytest.fail("no padding gave a header length ending in 0x80")
 
@@ -112,7 +112,7 @@ def test_state_problems_name_each_kind_once():
 DTYPES = ["F32", "F16", "BF16", "F64", "I64", "I32", "U8", "BOOL", "F8_E4M3", "X", ""]
 KEYS = ["conv1.weight", "bn1.weight", "bn1.running_var", "bn1.num_batches_tracked", "fc.weight", "fc.bias",
         "layer1.0.conv1.weight", "__metadata__", "x"]
-METADATA = st.dictionaries(st.sampled_from([checkpoint.META_KEY, "format", "x"]),
+METADATA = st.dictionaries(st.sampled_from([model_file.META_KEY, "format", "x"]),
                            st.text(max_size=30) | st.sampled_from(['{"model": 1}', "[]", "{}",
                                                                    json.dumps(CARD), "1e999"]),
                            max_size=2)
@@ -155,7 +155,7 @@ def well_formed(draw) -> bytes:
 def test_generated_safetensors_files_load_or_fail_in_one_line(tmp_path, blob):
     path = tmp_path / "gen.safetensors"
     path.write_bytes(blob)
-    for read in (lambda: checkpoint.read_model(path), lambda: weights.read_weights(path),
+    for read in (lambda: model_file.read_model(path),
                  lambda: zoo.load_model(str(path), "cpu", arch="resnet20"), *loaders(path)):
         try:
             read()

@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from resnet_explorer import build_model
-from resnet_explorer.core import checkpoint, weights
+from resnet_explorer.core import checkpoint, model_file, weights
 from resnet_explorer.core.errors import UserInputError
 from resnet_explorer.core.weights import DownloadCancelled, DownloadError
 
@@ -116,7 +116,7 @@ def test_download_reports_progress_and_lands_complete(server, tiny, tmp_path):
     assert dest.read_bytes() == data
     assert calls[0] == (0, len(data)) and calls[-1] == (len(data), len(data))
     assert len(calls) > 3 and all(a[0] <= b[0] for a, b in zip(calls, calls[1:], strict=False))
-    loaded, _ = weights.read_weights(dest)
+    loaded, _ = model_file.read_model(dest)
     assert torch.equal(loaded["w"], state["w"])
     assert sorted(p.name for p in tmp_path.iterdir()) == [name]
 
@@ -273,7 +273,7 @@ def test_a_malicious_pickle_is_refused_and_runs_nothing(tmp_path, container):
         path.write_bytes(pickle.dumps({"x": _Payload(marker)}, protocol=2))
     assert not marker.exists()
     with pytest.raises(UserInputError, match="refused to load"):
-        weights.read_weights(path)
+        model_file.read_model(path)
     assert not marker.exists()
 
 
@@ -289,7 +289,7 @@ def test_torchvision_style_pth_nested_and_data_parallel(tmp_path):
     nested = {"epoch": 3, "state_dict": {f"module.{k}": v for k, v in model.state_dict().items()}}
     path = tmp_path / "ckpt.pth"
     torch.save(nested, path)
-    state, card = weights.read_weights(path)
+    state, card = model_file.read_model(path)
     assert card is None
     assert set(state) == set(model.state_dict())
     assert weights.infer_config(state) == {"arch": "resnet20", "num_classes": 10, "in_chans": 3,
@@ -312,10 +312,10 @@ def test_arch_inference_imagenet_and_ambiguous_cases():
 def test_safetensors_with_card_and_without(tmp_path):
     model = build_model("resnet20", in_chans=1)
     with_card = checkpoint.save_model(tmp_path / "a.safetensors", model, {"model": model.config})
-    _, card = weights.read_weights(with_card)
+    _, card = model_file.read_model(with_card)
     assert card["model"]["arch"] == "resnet20"
     bare = checkpoint.save_tensors(tmp_path / "bare.bin", model.state_dict())  # sniffed by content
-    state, card = weights.read_weights(bare)
+    state, card = model_file.read_model(bare)
     assert card is None and torch.equal(state["fc.weight"], model.state_dict()["fc.weight"])
 
 
@@ -328,15 +328,15 @@ def test_bad_weight_files_get_one_line(tmp_path, content, message):
     path = tmp_path / "bad.pth"
     path.write_bytes(content)
     with pytest.raises(UserInputError, match=message) as err:
-        weights.read_weights(path)
+        model_file.read_model(path)
     assert "\n" not in str(err.value)
 
 
 def test_missing_file_and_directory(tmp_path):
     with pytest.raises(UserInputError, match="no such file"):
-        weights.read_weights(tmp_path / "none.pth")
+        model_file.read_model(tmp_path / "none.pth")
     with pytest.raises(UserInputError, match="directory"):
-        weights.read_weights(tmp_path)
+        model_file.read_model(tmp_path)
     os.makedirs(tmp_path / "d.pth")
     with pytest.raises(UserInputError, match="directory"):
-        weights.read_weights(tmp_path / "d.pth")
+        model_file.read_model(tmp_path / "d.pth")

@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 
 from resnet_explorer import build_model, list_models, load_model
-from resnet_explorer.core import checkpoint, weights, zoo
+from resnet_explorer.core import checkpoint, devices, weights, zoo
 from resnet_explorer.core.errors import UserInputError
 
 FASHION = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
@@ -152,5 +152,5 @@ def test_unknown_id_suggests_the_closest(models_dir):
 @pytest.mark.skipif(torch.cuda.is_available(), reason="only meaningful without a GPU")
 def test_cuda_without_a_gpu_is_a_clear_error():
     with pytest.raises(UserInputError, match="no CUDA GPU"):
-        zoo.resolve_device("cuda")
-    assert zoo.resolve_device("auto") == torch.device("cpu")
+        devices.resolve_device("cuda")
+    assert devices.resolve_device("auto") == torch.device("cpu")
