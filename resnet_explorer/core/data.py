@@ -37,6 +37,8 @@ import torch.nn.functional as F
 from .class_names import FASHION_MNIST_CLASSES
 from .errors import ExplorerError, UserInputError
 from .files import format_bytes, open_regular_file
+from .images import open_image
+from .suffixes import IMAGE_SUFFIXES
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +51,6 @@ IDX_FILES = {
     "test_images": "t10k-images-idx3-ubyte",
     "test_labels": "t10k-labels-idx1-ubyte",
 }
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 IDX_EXPECTED = "an IDX file of unsigned bytes (as distributed with MNIST / Fashion-MNIST)"
 # The data an IDX header may declare (Fashion-MNIST's training images: 47 MB; EMNIST's largest: 0.55 GB),
 # checked before the tensor is allocated. Also the most a file itself may hold.
@@ -328,33 +329,12 @@ def _load_cifar(name: str, root: Path, download: bool) -> DatasetBundle:
 def _open_rgb(path: Path) -> torch.Tensor | None:
     """An image as a uint8 (3, H, W) tensor, or ``None`` (logged) when it cannot be decoded safely."""
     try:
-        from .images import open_image  # the project's hardened decoder, when present
-    except ImportError:
-        open_image = _open_image_fallback
-    try:
         image = open_image(path)
     except ExplorerError as exc:
         log.warning("skipping %s: %s", path, exc)
         return None
     array = np.asarray(image.convert("RGB"), dtype=np.uint8)
     return torch.from_numpy(array.copy()).permute(2, 0, 1)
-
-
-def _open_image_fallback(path: Path):  # -> PIL.Image.Image
-    import warnings
-
-    from PIL import Image, ImageOps, UnidentifiedImageError
-
-    try:
-        with warnings.catch_warnings():
-            # A decompression bomb is an error, not a warning.
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path, formats=["JPEG", "PNG", "BMP", "GIF", "WEBP", "TIFF"]) as im:
-                im.draft("RGB", (1024, 1024))  # JPEG: decode at reduced size, much faster
-                return ImageOps.exif_transpose(im).convert("RGB")
-    except (OSError, UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning,
-            ValueError, SyntaxError) as exc:
-        raise UserInputError(f"{path}: not a readable image ({exc})") from None
 
 
 def _resize_center_crop(image: torch.Tensor, size: int) -> torch.Tensor:

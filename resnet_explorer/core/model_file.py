@@ -49,16 +49,11 @@ from . import files
 from .cards import validate_card
 from .errors import UserInputError
 from .files import format_bytes, open_regular_file, read_file_text
+from .suffixes import CARD_SUFFIX, SAFETENSORS_SUFFIX
 
 FORMAT = "resnet-explorer-model"
 VERSION = 1
 META_KEY = "resnet_explorer"
-SAFETENSORS_SUFFIX = ".safetensors"
-# Loaded with torch.load(weights_only=True) when their content is not safetensors.
-PICKLE_SUFFIXES = (".pth", ".pt", ".bin", ".ckpt", ".tar")
-# Every suffix a weights file is recognised by (a path with any other suffix may still be one).
-MODEL_SUFFIXES = (SAFETENSORS_SUFFIX, *PICKLE_SUFFIXES)
-CARD_SUFFIX = ".json"
 # The JSON header (tensor index and metadata, the card among it): a few KiB in practice.
 MAX_HEADER_BYTES = 16 * files.MiB
 # A zip .pth may unpack to this many times its size on disk (torch.save does not compress, so real

@@ -34,9 +34,9 @@ from .domain import Domain, describe_domain
 from .errors import UserInputError
 from .files import format_bytes
 from .images import BACKGROUND, to_rgb_or_l
-from .model_file import MODEL_SUFFIXES, SAFETENSORS_SUFFIX
 from .resnet import ARCHS, ResNet, build_model
 from .state_check import check_state
+from .suffixes import MODEL_SUFFIXES, SAFETENSORS_SUFFIX
 
 DEFAULT_MODEL = "resnet20-fashion-mnist"
 BUNDLED_IDS = ("resnet20-fashion-mnist", "plain20-fashion-mnist",

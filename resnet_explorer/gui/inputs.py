@@ -12,9 +12,9 @@ from pathlib import Path
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QMimeData
 from PySide6.QtGui import QImage
 
-from .i18n import tr
+from resnet_explorer.core.suffixes import MODEL_SUFFIXES
 
-MODEL_SUFFIXES = (".safetensors", ".pth", ".pt")
+from .i18n import tr
 
 
 @dataclass

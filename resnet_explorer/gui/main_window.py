@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, QSize, Qt, QTimer
@@ -26,10 +27,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from resnet_explorer.core.suffixes import IMAGE_SUFFIXES, MODEL_SUFFIXES
+
 from . import i18n, zoom
 from .controller import Explorer
 from .i18n import tr
-from .inputs import MODEL_SUFFIXES, DropContents, read_mime
+from .inputs import DropContents, read_mime
 from .jobs import ModelInfo, OpenedImage
 from .memory import freeze_long_lived
 from .model_picker import DevicePicker, ModelPicker
@@ -45,8 +48,15 @@ from .widgets.thumbnails import ThumbnailStrip
 log = logging.getLogger(__name__)
 
 TABS = ("predict", "features", "residuals", "lesion", "architecture", "train", "help")
-IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.bmp *.gif *.tif *.tiff)"
-WEIGHTS_FILTER = "Model files (*.safetensors *.pth *.pt)"
+
+
+def file_filter(label: str, suffixes: Iterable[str]) -> str:
+    """A file dialog's filter, e.g. "Images (*.jpg *.png)", from the core's own list of suffixes."""
+    return tr(label).format(patterns=" ".join(f"*{s}" for s in sorted(suffixes)))
+
+
+IMAGE_FILTER = "Images ({patterns})"  # translated, then filled with IMAGE_SUFFIXES
+WEIGHTS_FILTER = "Model files ({patterns})"  # ... with MODEL_SUFFIXES
 MAX_RECENT = 10
 DEFAULT_SIZE = QSize(1280, 820)
 
@@ -346,7 +356,7 @@ class MainWindow(QMainWindow):
             files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
         except (FileNotFoundError, OSError):
             files = []
-        files = [p for p in files if p.suffix.lower() in {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif"}]
+        files = [p for p in files if p.suffix.lower() in IMAGE_SUFFIXES]
         self.explorer.load_samples([(str(p), sample_label(p.stem)) for p in files[:48]])
 
     def _samples_ready(self, samples: list[OpenedImage]) -> None:
@@ -394,13 +404,15 @@ class MainWindow(QMainWindow):
     def open_image_dialog(self) -> None:
         """File > Open image."""
         start = str(Path(self._recent_images[0]).parent) if self._recent_images else str(Path.home())
-        paths, _ = QFileDialog.getOpenFileNames(self, tr("Open image"), start, tr(IMAGE_FILTER))
+        paths, _ = QFileDialog.getOpenFileNames(self, tr("Open image"), start,
+                                                file_filter(IMAGE_FILTER, IMAGE_SUFFIXES))
         if paths:
             self.open_paths(paths)
 
     def open_weights_dialog(self) -> None:
         """File > Open weights: a .safetensors (or safe .pth) model file."""
-        paths, _ = QFileDialog.getOpenFileName(self, tr("Open weights"), str(Path.home()), tr(WEIGHTS_FILTER))
+        paths, _ = QFileDialog.getOpenFileName(self, tr("Open weights"), str(Path.home()),
+                                               file_filter(WEIGHTS_FILTER, MODEL_SUFFIXES))
         if paths:
             self.load_model(paths)
 
@@ -485,7 +497,7 @@ class MainWindow(QMainWindow):
     def _compare_requested(self, model_id: str | None) -> None:
         if model_id == "":
             path, _ = QFileDialog.getOpenFileName(self, tr("Open weights"), str(Path.home()),
-                                                  tr(WEIGHTS_FILTER))
+                                                  file_filter(WEIGHTS_FILTER, MODEL_SUFFIXES))
             if not path:
                 self.residuals.show_compare(self.explorer.compare_id)
                 return
@@ -520,7 +532,7 @@ class MainWindow(QMainWindow):
         if info is not None:
             if self.banner.level == "warning" and self._banner_kind == "open-weights":
                 self.banner.dismiss()
-            if Path(info.model_id).suffix in (".safetensors", ".pth", ".pt"):
+            if Path(info.model_id).suffix.lower() in MODEL_SUFFIXES:
                 self._remember("weights", info.model_id)
             if self.persist:
                 settings().setValue("model", info.model_id)

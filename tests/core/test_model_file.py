@@ -23,8 +23,10 @@ def state() -> dict[str, torch.Tensor]:
 
 
 def test_suffixes_are_one_list():
-    assert model_file.MODEL_SUFFIXES[0] == model_file.SAFETENSORS_SUFFIX == ".safetensors"
-    assert set(model_file.PICKLE_SUFFIXES) < set(model_file.MODEL_SUFFIXES)
+    from resnet_explorer.core import suffixes
+
+    assert suffixes.MODEL_SUFFIXES[0] == suffixes.SAFETENSORS_SUFFIX == ".safetensors"
+    assert set(suffixes.PICKLE_SUFFIXES) < set(suffixes.MODEL_SUFFIXES)
     assert model_file.card_path("run/model.pth").name == "model.json"
 
 

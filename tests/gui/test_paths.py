@@ -24,3 +24,14 @@ def test_gui_starts_with_a_name_too_long_among_its_images(qtbot, tmp_path, resne
     assert status == 1  # a screenshot reports every input that failed; the others are still shown
     with Image.open(out) as png:
         assert png.size[0] > 100
+
+
+def test_the_window_imports_without_torch():
+    """Suffixes and dialogs come from torch-free core modules: importing torch (1-2 s) waits for a worker."""
+    import subprocess
+    import sys
+
+    code = "import sys, resnet_explorer.gui.main_window; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"
