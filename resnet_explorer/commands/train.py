@@ -142,34 +142,6 @@ def _stop_on_signals(run: Any) -> Iterator[dict[str, bool]]:
             signal.signal(s, h)
 
 
-def _print_event(event: Any, out: Any, tty: bool) -> None:
-    from resnet_explorer.core.engine import EpochEvent, IterationEvent, RunStarted
-
-    if isinstance(event, RunStarted):
-        resumed = {m: e for m, e in event.resumed_from.items() if e}
-        print(f"training {', '.join(event.models)} on {event.dataset} for {event.epochs} epochs "
-              f"({event.steps_per_epoch} steps each) on {event.device}, {event.threads} threads"
-              f"{f', {event.world_size} processes' if event.world_size > 1 else ''}", file=sys.stderr)
-        for line in event.notes:
-            print(f"  {line}", file=sys.stderr)
-        if resumed:
-            where = ", ".join(f"{m} from epoch {e}" for m, e in resumed.items())
-            print(f"  resuming: {where}", file=sys.stderr)
-        if event.out_dir:
-            print(f"  run directory: {event.out_dir}", file=sys.stderr)
-    elif isinstance(event, IterationEvent) and tty:
-        print(f"\r{event.model} epoch {event.epoch}/{event.epochs} step {event.step}/{event.steps_per_epoch} "
-              f"loss {event.loss:.3f} acc {event.accuracy:.1%} lr {event.lr:.3g} "
-              f"{event.images_per_s:.0f} img/s   ", end="", file=sys.stderr, flush=True)
-    elif isinstance(event, EpochEvent):
-        if tty:
-            print("\r" + " " * 100 + "\r", end="", file=sys.stderr)
-        print(f"{event.model} epoch {event.epoch}/{event.epochs}: train loss {event.train_loss:.4f} "
-              f"error {event.train_error:.2%} | test loss {event.test_loss:.4f} error {event.test_error:.2%} "
-              f"| lr {event.lr:.3g} | {event.epoch_time_s:.1f} s, {event.images_per_s:.0f} img/s"
-              f" | ETA {event.eta_s / 60:.1f} min", file=out, flush=True)
-
-
 def passive_openmp() -> None:
     """Let idle OpenMP threads sleep instead of spin, unless the user chose otherwise.
 
@@ -182,23 +154,19 @@ def passive_openmp() -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Train as ``args`` say, printing progress (rank 0); the exit status (see the module docstring)."""
     passive_openmp()
     from resnet_explorer.core.distributed import launched_distributed
-    from resnet_explorer.core.engine import RunFinished, TrainingRun
+    from resnet_explorer.core.engine import TrainingRun
+    from resnet_explorer.core.training_callbacks import ConsoleOutput
 
     config = _config(args)
     main_process = int(os.environ.get("RANK", "0")) == 0 or not launched_distributed()
-    run_ = TrainingRun(config)
-    out = sys.stderr if args.json else sys.stdout
-    tty = sys.stderr.isatty() and main_process
-    finished = None
+    # Progress is a callback (rank 0 prints); epoch lines go to stdout unless it carries the JSON.
+    console = ConsoleOutput(sys.stderr if args.json else sys.stdout, tty=sys.stderr.isatty())
+    run_ = TrainingRun(config, callbacks=[console])
     with _stop_on_signals(run_) as seen:
-        for event in run_.events():
-            if main_process:
-                _print_event(event, out, tty)
-            if isinstance(event, RunFinished):
-                finished = event
-    assert finished is not None
+        finished = run_.run()
     if main_process:
         if args.json:
             print(dumps(finished.to_dict()))

@@ -8,11 +8,16 @@
   settings (:func:`config_conflicts` lists every difference) and must find a state to continue from
   wherever a model already wrote weights or metrics.
 - :func:`clear_run`: what ``overwrite`` deletes (only the files a run writes, never anything else).
+- :class:`RunDirectory`: ``OUT`` while a run uses it: opened (locked, checked, ``config.json`` written),
+  each model's resume (:meth:`RunDirectory.restore`) and checkpoint with its model card
+  (:meth:`RunDirectory.save`), closed (unlocked). Under torchrun rank 0 alone touches the files; every
+  rank calls the same methods, which agree on errors and share what rank 0 read.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -21,9 +26,13 @@ from typing import Any
 from filelock import FileLock, Timeout
 
 from . import training_state as ts
-from .errors import UserInputError
+from .checkpoint import StorageError, atomic_write_json, save_model
+from .distributed import DistContext
+from .errors import ExplorerError, UserInputError
 from .files import MAX_CARD_BYTES, read_file_text
-from .training_budget import settings_differ
+from .run_state import ModelState, StepSums
+from .training_budget import budget_from_run, settings_differ
+from .training_setup import RunSetup
 
 LOCK_FILE = ".lock"
 OWNER_FILE = ".lock.owner"
@@ -173,3 +182,124 @@ def remove_stale_temporaries(folder: Path) -> None:
     for stale in folder.glob(".*.tmp"):
         with contextlib.suppress(OSError):
             stale.unlink()
+
+
+# The TrainConfig fields a model card records as its training recipe.
+RECIPE_KEYS = ("epochs", "batch_size", "lr", "momentum", "weight_decay", "nesterov", "schedule", "milestones",
+               "gamma", "warmup_iters", "warmup_lr", "label_smoothing", "seed", "subset")
+
+
+class RunDirectory:
+    """``OUT`` while a run uses it: check, lock, resume, checkpoints and model cards.
+
+    Build it with :meth:`open`; :meth:`close` gives the lock back. ``setup`` says how the run trains
+    (what each card and state records); ``dist`` which process this is: rank 0 alone writes.
+    """
+
+    def __init__(self, out: Path, setup: RunSetup, dist: DistContext) -> None:
+        self.out = out
+        self.setup = setup
+        self.dist = dist
+        self._lock: RunLock | None = None
+
+    @classmethod
+    def open(cls, setup: RunSetup, dist: DistContext) -> RunDirectory:
+        """Lock, check and create the run directory (rank 0), agreeing on any error across processes."""
+        config = setup.config
+        directory = cls(config.out_dir(), setup, dist)
+        out = directory.out
+        error = None
+        if dist.is_main:
+            try:
+                directory._lock = RunLock(out)
+                directory._lock.acquire()
+                check_start(out, config.to_dict(), config.models, resume=config.resume,
+                            overwrite=config.overwrite)
+                if config.overwrite and not config.resume:
+                    clear_run(out)
+                for m in config.models:
+                    remove_stale_temporaries(out / m)
+                atomic_write_json(out / CONFIG_FILE, config.to_dict())
+            except ExplorerError as exc:
+                directory.close()
+                error = (isinstance(exc, StorageError), str(exc))
+            except OSError as exc:  # the directory itself cannot be made (a file in the way, no permission)
+                directory.close()
+                error = (True, f"cannot write {out} (the run directory): {exc.strerror or exc}")
+        error = dist.broadcast(error)
+        if error:
+            raise (StorageError if error[0] else UserInputError)(error[1])
+        return directory
+
+    def close(self) -> None:
+        """Give the lock back (idempotent)."""
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    def model_dir(self, name: str) -> Path:
+        """``OUT/<name>``: one model's state, weights, metrics (and TensorBoard files)."""
+        return self.out / name
+
+    # -- resume -----------------------------------------------------------------------------------------
+    def restore(self, m: ModelState) -> None:
+        """Continue ``m`` from its saved state, if it has one (rank 0 reads it; every rank gets a copy)."""
+        folder = self.model_dir(m.name)
+        loaded = None
+        if self.dist.is_main and ts.has_state(folder):
+            loaded = ts.load_state(folder)
+        loaded = self.dist.broadcast(loaded)
+        if loaded is None:
+            return  # killed before this model's first checkpoint: it starts from the beginning
+        meta, model_sd, optim_sd, torch_rng = loaded
+        self._check_compatible(folder, meta)
+        m.model.load_state_dict(model_sd)
+        m.optimizer.load_state_dict(optim_sd)
+        ts.restore_rng(meta.get("rng", {}), torch_rng)
+        m.epoch, m.step = meta["position"]["epoch"], meta["position"]["step"]
+        m.history = meta.get("history", [])
+        m.elapsed = meta.get("elapsed_s", 0.0)
+        if self.dist.is_main:  # partial-epoch sums were summed over ranks when saved
+            m.epoch_sums = StepSums(**meta.get("epoch_sums", {}))
+        m.saved_at = m.position
+
+    def _check_compatible(self, folder: Path, meta: dict[str, Any]) -> None:
+        steps = self.setup.steps
+        conflicts = config_conflicts(meta.get("config", {}), self.setup.config.to_dict())
+        if conflicts:
+            raise UserInputError(f"cannot resume {folder}: it was trained with other settings "
+                                 f"({'; '.join(conflicts)})")
+        if meta.get("steps_per_epoch", steps) != steps:
+            raise UserInputError(f"cannot resume {folder}: the data differ (steps per epoch "
+                                 f"{meta['steps_per_epoch']} -> {steps})")
+
+    # -- checkpoints ------------------------------------------------------------------------------------
+    def save(self, m: ModelState) -> None:
+        """Rank 0 writes ``m``'s state (resume), model file (load_model) and metrics.csv, each atomically."""
+        if not self.dist.is_main:
+            return
+        setup, folder = self.setup, self.model_dir(m.name)
+        meta = {"model_name": m.name, "config": setup.config.to_dict(),
+                "position": {"epoch": m.epoch, "step": m.step}, "steps_per_epoch": setup.steps,
+                "epochs": setup.config.epochs, "history": m.history, "elapsed_s": m.elapsed,
+                "epoch_sums": dataclasses.asdict(m.epoch_sums), "world_size": self.dist.world_size}
+        # The state first: it is what --resume trusts; the rest can be rebuilt from it.
+        ts.save_state(folder, m.model, m.optimizer, meta)
+        save_model(folder / ts.MODEL_FILE, m.model, self.card(m))
+        ts.write_metrics_csv(folder, m.history)
+
+    def card(self, m: ModelState) -> dict[str, Any]:
+        """``m``'s model card: what it is, how to feed it, how it was trained and how well it does."""
+        from resnet_explorer import __version__
+
+        setup = self.setup
+        cfg, data = setup.config, setup.data
+        last = m.history[-1] if m.history else {}
+        recipe = {k: v for k, v in cfg.to_dict().items() if k in RECIPE_KEYS}
+        recipe.update(augment=setup.augment, hflip=setup.hflip, world_size=self.dist.world_size)
+        return {"model": m.model.config, "class_names": list(data.class_names),
+                "preprocessing": data.preprocessing(), "dataset": data.name, "epoch": m.epoch,
+                "step": m.step, "steps_per_epoch": setup.steps, "epochs": cfg.epochs,
+                "accuracy": None if not last else 1.0 - last["test_error"], "metrics": last,
+                "recipe": recipe, "command": cfg.command, "trained_with": f"resnet-explorer {__version__}",
+                "budget": budget_from_run(recipe, data.name, len(data.train), setup.steps, setup.warmup)}

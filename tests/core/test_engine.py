@@ -25,6 +25,7 @@ from resnet_explorer.core.engine import (
     train,
 )
 from resnet_explorer.core.errors import UserInputError
+from resnet_explorer.core.training_callbacks import TrainingCallback
 
 # Tiny and quick: 8x8 synthetic images, 128 of them, batches of 32 -> 4 steps per epoch.
 # One thread: the tests' CPU is shared, and oversubscribed OpenMP threads crawl.
@@ -291,9 +292,11 @@ def test_bad_settings_are_user_errors():
 
 def test_two_processes_keep_identical_weights_and_write_one_checkpoint(tmp_path):
     out, hashes = tmp_path / "ddp", tmp_path / "hashes"
-    env = {**os.environ, "RESNET_EXPLORER_DEBUG_HASH_DIR": str(hashes), "OMP_NUM_THREADS": "1"}
+    # The CLI under torchrun, each rank hashing its final weights through a callback (tests/ only).
+    env = {**os.environ, "HASH_DIR": str(hashes), "OMP_NUM_THREADS": "1"}
+    helper = Path(__file__).with_name("ddp_hash_train.py")
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2",
-           "-m", "resnet_explorer", "train", "--arch", "resnet20", "--dataset", "synthetic",
+           str(helper), "train", "--arch", "resnet20", "--dataset", "synthetic",
            "--image-size", "8", "--subset", "128", "--batch-size", "16", "--epochs", "1",
            "--threads", "1", "--out", str(out)]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
@@ -308,9 +311,10 @@ def test_two_processes_keep_identical_weights_and_write_one_checkpoint(tmp_path)
 
 
 def test_the_time_left_counts_evaluations_apart_from_training_steps():
-    from resnet_explorer.core.engine import EVAL_IMAGES_PER_STEP_IMAGE, _Timing
+    from resnet_explorer.core.engine import EVAL_IMAGES_PER_STEP_IMAGE
+    from resnet_explorer.core.run_state import Timing
 
-    timing = _Timing(steps=10, step_s=5.0)  # 0.5 s per step of 64 images, no evaluation measured yet
+    timing = Timing(steps=10, step_s=5.0)  # 0.5 s per step of 64 images, no evaluation measured yet
     guessed = timing.estimate(steps=100, evals=2, n_test=10_000, batch_size=64)
     per_eval = 0.5 * 10_000 / (EVAL_IMAGES_PER_STEP_IMAGE * 64)
     assert guessed == pytest.approx(100 * 0.5 + 2 * per_eval)
@@ -322,3 +326,78 @@ def test_each_epoch_event_reports_the_time_left_of_the_whole_job(tmp_path):
     events = list(TrainingRun(tiny(epochs=3)).events())
     etas = [e.eta_s for e in events if isinstance(e, EpochEvent)]
     assert etas[-1] == 0.0 and etas[0] > etas[1] > 0.0
+
+
+# -- callbacks ----------------------------------------------------------------------------------------------
+class Recorder(TrainingCallback):
+    """Every hook call, in order, with the number of events the consumer had received by then."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def on_run_start(self, run, event):
+        assert isinstance(event, RunStarted) and run.state.members
+        self.calls.append("start")
+
+    def on_iteration(self, run, event):
+        self.calls.append("iteration")
+
+    def on_epoch_end(self, run, event):
+        self.calls.append("epoch")
+
+    def on_run_end(self, run, event):
+        self.calls.append(f"end {event.status}")
+
+    def close(self, run):
+        self.calls.append("close")
+
+
+def test_callbacks_see_each_event_before_it_is_yielded_and_are_closed_at_the_end():
+    recorder = Recorder()
+    run = TrainingRun(tiny(epochs=1, events_per_second=1e6), callbacks=[recorder])
+    for i, _event in enumerate(run.events()):
+        assert len(recorder.calls) == i + 1  # the hook of event i ran before the consumer got it
+    assert recorder.calls == ["start", *["iteration"] * 4, "epoch", "end completed", "close"]
+
+
+def test_callbacks_are_closed_when_set_up_fails(tmp_path):
+    (tmp_path / "run").write_text("a file where the run directory should go")
+    recorder = Recorder()
+    with pytest.raises(StorageError):
+        list(TrainingRun(tiny(tmp_path), callbacks=[recorder]).events())
+    assert recorder.calls == ["close"]
+
+
+def test_tensorboard_gets_every_metric_of_every_epoch_when_installed(tmp_path, monkeypatch):
+    from resnet_explorer.core import training_callbacks
+
+    writers: dict[str, FakeWriter] = {}
+
+    class FakeWriter:
+        def __init__(self, folder: str) -> None:
+            self.folder, self.scalars, self.closed = folder, [], False
+            writers[Path(folder).name] = self
+
+        def add_scalar(self, key: str, value: float, step: int) -> None:
+            self.scalars.append((key, step))
+
+        def close(self) -> None:
+            self.closed = True
+
+    monkeypatch.setattr(training_callbacks, "tensorboard_installed", lambda: True)
+    monkeypatch.setattr(training_callbacks, "_open_writer", FakeWriter)
+    train(tiny(tmp_path, epochs=2))
+    writer = writers.pop("resnet20")
+    assert writer.closed and writer.folder == str(tmp_path / "run" / "resnet20")
+    assert {key for key, _ in writer.scalars} == set(training_state.METRIC_COLUMNS) - {"epoch"}
+    assert sorted({step for _, step in writer.scalars}) == [1, 2]
+    train(tiny(tmp_path / "off", epochs=1, tensorboard=False))
+    train(tiny(epochs=1))  # saving nothing: no files, no event files either
+    assert not writers
+
+
+def test_no_test_hook_ships_with_the_engine():
+    import resnet_explorer.core as core
+
+    for path in Path(core.__file__).parent.glob("*.py"):
+        assert "DEBUG_HASH" not in path.read_text(encoding="utf-8"), path
