@@ -24,10 +24,11 @@ from pathlib import Path
 
 import torch
 
-from resnet_explorer.core.checkpoint import atomic_write_json, read_model, save_tensors
+from resnet_explorer.core.checkpoint import atomic_write_json, save_tensors
 from resnet_explorer.core.data import load_dataset, normalize
 from resnet_explorer.core.devices import cpu_name
 from resnet_explorer.core.evaluation import evaluate
+from resnet_explorer.core.model_file import read_model
 from resnet_explorer.core.recorded_runs import load_recorded_run, render_png
 from resnet_explorer.core.zoo import load_model
 

@@ -20,10 +20,7 @@ import torch
 from safetensors.torch import save as st_save
 
 from .errors import ExplorerError
-
-# read_model and read_safetensors stay importable from here only for the modules that still do so
-# (training_state, the engine's and CLI's tests, scripts/make_bundled_models.py); import them from model_file.
-from .model_file import FORMAT, META_KEY, VERSION, read_model, read_safetensors  # noqa: F401
+from .model_file import FORMAT, META_KEY, VERSION
 
 
 class StorageError(ExplorerError):

@@ -52,8 +52,9 @@ from torch import nn
 from . import data as data_mod
 from . import training_messages as say
 from .data import DatasetBundle
+from .devices import resolve_device
 from .distributed import DistContext, init_distributed
-from .evaluation import evaluate, evaluate_split, resolve_device
+from .evaluation import evaluate, evaluate_split
 from .resnet import build_model
 from .run_directory import RunDirectory
 from .run_state import EVAL_IMAGES_PER_STEP_IMAGE, ModelState, RunState, StepSums

@@ -67,7 +67,8 @@ def load_eval_set(ref: Any, dataset: str, *, split: str = "test", subset: int | 
     ``subset`` keeps a fixed seeded random subset of N images (as ``evaluate --subset``).
     """
     # The same preparation as `evaluate`, so the numbers agree; these helpers are evaluation's own.
-    from .evaluation import _adapt, _check_numbers, _load, _preprocessing, resolve_device
+    from .devices import resolve_device
+    from .evaluation import _adapt, _check_numbers, _load, _preprocessing
 
     if split not in ("test", "train"):
         raise UserInputError(f"unknown split {split!r}; use test or train")

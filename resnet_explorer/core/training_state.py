@@ -21,9 +21,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from .checkpoint import atomic_write_bytes, atomic_write_json, read_safetensors, save_tensors
+from .checkpoint import atomic_write_bytes, atomic_write_json, save_tensors
 from .errors import UserInputError
 from .files import MAX_TABLE_BYTES, read_file_text
+from .model_file import read_safetensors
 
 STATE_FILE = "state.safetensors"
 STATE_JSON = "state.json"

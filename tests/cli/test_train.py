@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from resnet_explorer.cli import main
-from resnet_explorer.core.checkpoint import read_model
+from resnet_explorer.core.model_file import read_model
 from resnet_explorer.core.training_state import read_metrics_csv
 
 # One thread: the tests' CPU is shared, and oversubscribed OpenMP threads crawl.

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from resnet_explorer.core import checkpoint, training_state
-from resnet_explorer.core.checkpoint import StorageError, read_model
+from resnet_explorer.core.checkpoint import StorageError
 from resnet_explorer.core.engine import (
     EpochEvent,
     IterationEvent,
@@ -25,6 +25,7 @@ from resnet_explorer.core.engine import (
     train,
 )
 from resnet_explorer.core.errors import UserInputError
+from resnet_explorer.core.model_file import read_model
 from resnet_explorer.core.training_callbacks import TrainingCallback
 
 # Tiny and quick: 8x8 synthetic images, 128 of them, batches of 32 -> 4 steps per epoch.

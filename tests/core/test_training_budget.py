@@ -31,8 +31,8 @@ def test_a_budget_written_by_training_wins_over_the_recipe():
 
 
 def test_training_writes_its_budget_into_the_model_card(tmp_path):
-    from resnet_explorer.core.checkpoint import read_model
     from resnet_explorer.core.engine import train
+    from resnet_explorer.core.model_file import read_model
     from tests.core.test_engine import tiny
 
     train(tiny(tmp_path, epochs=1))
