@@ -146,11 +146,13 @@ class MainWindow(QMainWindow):
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.setContentsMargins(6, 4, 6, 0)
+        # The banner takes its own row above the tabs: it moves them down a little rather than cover a
+        # control (a floating bar hid the top of every tab).
+        self.banner = Banner()
+        layout.addWidget(self.banner)
         layout.addWidget(self.strip)
         layout.addWidget(self.tabs, 1)
         self.setCentralWidget(central)
-        # The banner floats over the top of the content, so showing it never shifts the layout.
-        self.banner = Banner(central)
 
     def _make_train_tab(self) -> QWidget | None:
         """The Train tab, when its module is installed (it is developed separately)."""
@@ -346,7 +348,6 @@ class MainWindow(QMainWindow):
                       ).format(model=default)
         self.banner.show_message(text, "warning", action=tr("Open weights..."))
         self._banner_kind = "open-weights"
-        self._place_banner()
 
     def _load_samples(self) -> None:
         from resnet_explorer.resources import asset
@@ -487,7 +488,6 @@ class MainWindow(QMainWindow):
             self.failures.append(text)
         self._banner_kind = ""
         self.banner.show_message(text, level)
-        self._place_banner()
 
     def _banner_action(self) -> None:
         if self._banner_kind == "open-weights":
@@ -572,7 +572,6 @@ class MainWindow(QMainWindow):
         self.failures[-1:] = [text]
         self.banner.show_message(text, "error")
         self._banner_kind = ""
-        self._place_banner()
         self.load_model(DEFAULT_MODEL)
 
     def _download_progress(self, done: int, total: int) -> None:
@@ -702,22 +701,6 @@ class MainWindow(QMainWindow):
         self.explorer.shutdown()
         event.accept()
 
-    # ----- layout -------------------------------------------------------------------------------------
-    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt API
-        super().resizeEvent(event)
-        self._place_banner()
-
-    def _place_banner(self) -> None:
-        parent = self.banner.parentWidget()
-        width = max(200, min(760, parent.width() - 40))
-        layout = self.banner.layout()
-        # The message wraps: its height depends on the width, which adjustSize() would not honour.
-        height = (layout.totalHeightForWidth(width) if layout.hasHeightForWidth()
-                  else self.banner.sizeHint().height())
-        self.banner.setFixedSize(width, max(height, self.banner.minimumSizeHint().height()))
-        self.banner.move((parent.width() - width) // 2, 36)
-        self.banner.raise_()
-
     # ----- language -----------------------------------------------------------------------------------
     def retranslate(self) -> None:
         """Set every text in the current language."""
@@ -759,4 +742,3 @@ class MainWindow(QMainWindow):
         for code, action in self.language_actions.items():
             action.setChecked(code == i18n.current_language())
         self._update_status()
-        QTimer.singleShot(0, self._place_banner)

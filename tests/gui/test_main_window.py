@@ -577,3 +577,18 @@ def test_samples_are_named_as_the_dataset_spells_its_classes_and_the_title_says_
     assert sample_label("odd-rgba-trouser") == "rgba trouser"
     title = window.windowTitle()
     assert "resnet20" in title and title.count("ResNet Explorer") <= 1
+
+
+def test_an_error_banner_stays_and_covers_no_control(qtbot, window, images):
+    """The banner has its own row above the tabs, and an error waits to be dismissed (issue 12)."""
+    window.resize(1024, 768)
+    window.show()
+    window.open_paths([images["text"]])
+    qtbot.waitUntil(lambda: window.banner.level == "error" and "notes.txt" in window.banner.text(),
+                    timeout=WAIT)
+    qtbot.wait(50)
+    banner = window.banner.geometry()
+    assert not banner.intersects(window.tabs.geometry())  # siblings in one layout: same coordinates
+    assert not window.banner._timer.isActive()  # no fade scheduled: it stays until dismissed or replaced
+    window.show_message("info", "Saved.")
+    assert window.banner._timer.isActive()  # news still fades

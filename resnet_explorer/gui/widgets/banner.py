@@ -1,4 +1,4 @@
-"""An inline message bar that slides over the top of the window and fades away.
+"""An inline message bar above the tabs: errors and warnings stay until dismissed or replaced, news fades.
 
 Used instead of modal dialogs: a wrong drop or a failed download is worth a sentence, not a click.
 """
@@ -29,7 +29,11 @@ SECONDS_PER_WORD = 0.35  # how long a fading message stays, per word, before it 
 
 
 class Banner(QFrame):
-    """A one-line message with an optional action button; fades out unless ``sticky``."""
+    """A one-line message with an optional action button.
+
+    It sits in the window's layout (above the tabs), so it never covers a control. Errors and warnings stay
+    until dismissed or replaced (a teacher may look away); info messages fade unless ``sticky``.
+    """
 
     action_clicked = Signal()
 
@@ -75,7 +79,7 @@ class Banner(QFrame):
 
     def show_message(self, text: str, level: str = "info", *, sticky: bool = False,
                      action: str | None = None) -> None:
-        """Show ``text``; it fades after a few seconds unless ``sticky`` (or it offers an ``action``)."""
+        """Show ``text``; info fades after a few seconds unless ``sticky`` or it offers an ``action``."""
         self.level = level if level in STYLES else "info"
         bg, border, fg, symbol = STYLES[self.level]
         self.setStyleSheet(f"QFrame#banner {{ background: {bg}; border: 1px solid {border};"
@@ -89,7 +93,7 @@ class Banner(QFrame):
         self.show()
         self.raise_()
         self._timer.stop()
-        if not sticky and not action:
+        if self.level == "info" and not sticky and not action:
             self._timer.start(int(1000 * max(4.0, SECONDS_PER_WORD * len(text.split()))))
 
     def dismiss(self) -> None:
