@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
     from PySide6.QtWidgets import QApplication
 
-    from resnet_explorer.gui.train_tab import TrainTab
+    from resnet_explorer.gui.views.train.tab import TrainTab
 
     app = QApplication.instance() or QApplication(sys.argv[:1])  # noqa: F841 - must outlive the tab
     tab = TrainTab()

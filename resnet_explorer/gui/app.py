@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import os
 import sys
-import time
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QEventLoop, QObject, QTimer
+from PySide6.QtCore import QEventLoop, QTimer
 from PySide6.QtGui import QFont, QGuiApplication, QIcon, QImage
 from PySide6.QtWidgets import QApplication
 
 from . import i18n
 from . import zoom as zoom_mod
+from .device_picker import accelerators
 from .main_window import MainWindow, settings
-from .model_picker import accelerators
 
 SCREENSHOT_SIZE = (1360, 860)
 SCREENSHOT_TIMEOUT_S = 300  # a first ImageNet download on a slow link may take minutes
@@ -81,62 +79,11 @@ def run(image: list[str] | None = None, model: str | None = None, tab: str | Non
         window.resize(*size)
     if zoom is not None:
         window.set_zoom(zoom)  # an explicit zoom wins over the remembered one
-    exit_hook = _exit_when_shown(window)  # noqa: F841 - only for bench/bench_startup.py; must live
     window.show()
     window.start(model, image, compare=compare, lesion=lesion)
     if tab:
         window.show_tab(tab)
     return int(app.exec())
-
-
-EXIT_WHEN_SHOWN = "RESNET_EXPLORER_EXIT_WHEN_SHOWN"
-
-
-class _ExitWhenShown(QObject):
-    """Ends the app once the window first painted (and, with ``model``, the start-up model loaded).
-
-    It exists for the start-up benchmark (bench/bench_startup.py), which sets
-    ``RESNET_EXPLORER_EXIT_WHEN_SHOWN=1`` (or ``=model``) and times the real entry point from spawn to exit.
-    The moments are printed to stderr as Unix times, for the benchmark's notes.
-    """
-
-    def __init__(self, window: MainWindow, wait_for_model: bool) -> None:
-        super().__init__(window)
-        self.wait_for_model = wait_for_model
-        self.shown_at: float | None = None
-        self.model_at: float | None = None
-        window.installEventFilter(self)
-        if wait_for_model:
-            window.explorer.model_loaded.connect(self._model_ready)
-            window.explorer.load_failed.connect(self._model_ready)
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt API
-        if event.type() == QEvent.Type.Paint and self.shown_at is None:
-            self.shown_at = time.time()
-            watched.removeEventFilter(self)
-            self._maybe_quit()
-        return False
-
-    def _model_ready(self, *_args: object) -> None:
-        if self.model_at is None:
-            self.model_at = time.time()
-            self._maybe_quit()
-
-    def _maybe_quit(self) -> None:
-        if self.shown_at is None or (self.wait_for_model and self.model_at is None):
-            return
-        times = f"shown_at={self.shown_at:.6f}"
-        if self.model_at is not None:
-            times += f" model_at={self.model_at:.6f}"
-        print(f"{EXIT_WHEN_SHOWN}: {times}", file=sys.stderr, flush=True)
-        # Once the paint pass that began with this Paint is done. os._exit: a quit would wait for the
-        # worker's job in flight (the model list) and for the interpreter's teardown, which is not start-up.
-        QTimer.singleShot(0, lambda: os._exit(0))
-
-
-def _exit_when_shown(window: MainWindow) -> _ExitWhenShown | None:
-    mode = os.environ.get(EXIT_WHEN_SHOWN, "")
-    return _ExitWhenShown(window, mode == "model") if mode in ("1", "model") else None
 
 
 def wait_until_settled(window: MainWindow, timeout_s: float = SCREENSHOT_TIMEOUT_S) -> bool:
@@ -190,8 +137,8 @@ def take_screenshot(out: str, *, image: list[str] | None, model: str | None, tab
     window.show()
     window.start(model, image, compare=compare, lesion=lesion)
     window.show_tab(tab)
-    if tab == "train" and window.train_tab is not None:
-        window.train_tab.show_recorded_run()  # type: ignore[attr-defined]
+    if tab == "train":
+        window.train_tab.show_recorded_run()
     settled = wait_until_settled(window)
     if _only_transient(window):
         window.banner.dismiss()

@@ -1,7 +1,8 @@
 """The explorer's state and the background work behind it, with no widget in sight.
 
 ``Explorer`` holds what the user is looking at (model, images, lesioned blocks, Grad-CAM class, the
-model to compare with) and turns every change into background jobs (``workers.JobRunner``). Views
+model to compare with) and turns every change into background jobs (``workers.JobRunner``), each
+submitted with the methods that take its result and its error (no dispatch on job kinds). Views
 connect to its signals and read its attributes; they never call torch.
 
 Three worker threads, so that a long download never holds up an analysis or an image decode:
@@ -70,10 +71,7 @@ class Explorer(QObject):
         self._runners = {name: JobRunner(f"resnet-explorer-{name}", self)
                          for name in ("models", "analysis", "images")}
         for runner in self._runners.values():
-            runner.result.connect(self._on_result)
-            runner.error.connect(self._on_error)
             runner.busy_changed.connect(self._on_busy_changed)
-        self._runners["models"].progress.connect(self._on_progress)
         self._shut_down = False
         self._open_ids = itertools.count(1)
 
@@ -89,7 +87,8 @@ class Explorer(QObject):
     # ----- models -----------------------------------------------------------------------------------
     def refresh_models(self) -> None:
         """List the zoo's models in the background (``models_listed`` answers)."""
-        self._runners["models"].submit("list", jobs.list_models_job)
+        self._runners["models"].submit("list", jobs.list_models_job, on_result=self._on_listed,
+                                       on_error=self._list_failed)
 
     def load_model(self, model_id: str) -> None:
         """Load ``model_id`` (an id or a weights path) on the current device; downloads if needed."""
@@ -97,7 +96,8 @@ class Explorer(QObject):
         self.model_loading.emit(model_id)
         # inference=False: parameters created under inference_mode could never take part in Grad-CAM.
         self._runners["models"].submit("load", jobs.load_model_job, model_id, self.device, inference=False,
-                                       cancellable=True, wants_progress=True)
+                                       cancellable=True, wants_progress=True, on_result=self._on_loaded,
+                                       on_error=self._load_failed, on_progress=self.download_progress.emit)
 
     def cancel_load(self) -> None:
         """Cancel a model load or download in progress; the current model stays."""
@@ -126,19 +126,23 @@ class Explorer(QObject):
             self._runners["analysis"].cancel("compare")
         else:
             self._runners["models"].submit("compare-load", jobs.load_model_job, model_id, self.device,
-                                           inference=False, cancellable=True)
+                                           inference=False, cancellable=True,
+                                           on_result=self._on_compare_loaded, on_error=self._compare_failed)
         self.compare_changed.emit()
 
     # ----- images -----------------------------------------------------------------------------------
     def open_sources(self, sources: list[tuple[str | bytes, str]]) -> None:
         """Decode image files or bytes ``[(path_or_bytes, label)]`` in the background, then show them."""
         if sources:
-            self._runners["images"].submit(f"open-{next(self._open_ids)}", jobs.open_images_job, sources)
+            # A kind of its own per request: opening more files never replaces an open still under way.
+            self._runners["images"].submit(f"open-{next(self._open_ids)}", jobs.open_images_job, sources,
+                                           on_result=self._add_images, on_error=self._report_error)
 
     def load_samples(self, sources: list[tuple[str, str]]) -> None:
         """Decode the bundled samples' thumbnails in the background (``samples_ready`` answers)."""
         if sources:
-            self._runners["images"].submit("samples", jobs.open_images_job, sources)
+            self._runners["images"].submit("samples", jobs.open_images_job, sources,
+                                           on_result=self._on_samples, on_error=self._report_error)
 
     def select_image(self, index: int) -> None:
         """Show image ``index`` of the strip."""
@@ -215,10 +219,12 @@ class Explorer(QObject):
         # Cancellable: Score-CAM and occlusion run many forward passes; a newer request stops them early.
         runner.submit("analyze", jobs.analyze_job, self.loaded, self.current, inference=False, model_key=key,
                       gradcam_class=self.gradcam_class, lesion=self.lesion, convert=convert,
-                      cam=self.cam_method, cam_stage=self.cam_stage, cancellable=True)
+                      cam=self.cam_method, cam_stage=self.cam_stage, cancellable=True,
+                      on_result=self._on_analyzed, on_error=self._report_error)
         if self.lesion and not self._answers(self.intact, self.info, self.current):
             runner.submit("intact", jobs.analyze_job, self.loaded, self.current, inference=False,
-                          model_key=key, gradcam=False, feature_maps=False, convert=convert)
+                          model_key=key, gradcam=False, feature_maps=False, convert=convert,
+                          on_result=self._on_intact, on_error=self._report_error)
         self._request_compare()
 
     def _request_compare(self) -> None:
@@ -229,7 +235,8 @@ class Explorer(QObject):
         self._runners["analysis"].submit("compare", jobs.analyze_job, self.compare_loaded, self.current,
                                          inference=False, gradcam=False, feature_maps=False,
                                          model_key=self.compare_info.model_id,  # type: ignore[union-attr]
-                                         convert=self.is_converted())
+                                         convert=self.is_converted(), on_result=self._on_compared,
+                                         on_error=self._report_error)
 
     def _answers(self, result: AnalysisResult | None, info: ModelInfo | None,
                  image: OpenedImage | None) -> bool:
@@ -241,18 +248,7 @@ class Explorer(QObject):
         names = [b.name for b in self.info.blocks] if self.info else []
         return names.index(name) if name in names else len(names)
 
-    # ----- worker results -----------------------------------------------------------------------------
-    @Slot(str, object)
-    def _on_result(self, kind: str, result: Any) -> None:
-        handler = {"samples": self._on_samples, "list": self._on_listed, "load": self._on_loaded,
-                   "compare-load": self._on_compare_loaded,
-                   "analyze": self._on_analyzed, "intact": self._on_intact, "compare": self._on_compared,
-                   "summary": self._on_summary}.get(kind)
-        if handler is not None:
-            handler(result)
-        elif kind.startswith("open-"):
-            self._add_images(result)
-
+    # ----- worker results (each job's own callbacks, called in the GUI thread) --------------------------
     def _on_samples(self, opened: list[OpenedImage]) -> None:
         self.samples_ready.emit([o for o in opened if not o.error])
 
@@ -270,7 +266,8 @@ class Explorer(QObject):
             self.lesion_changed.emit(())
             self.cam_stage = None  # another model has other blocks (the method applies to any)
         self.model_loaded.emit(info)
-        self._runners["analysis"].submit("summary", jobs.summary_job, loaded)
+        self._runners["analysis"].submit("summary", jobs.summary_job, loaded, on_result=self._on_summary,
+                                         on_error=self._report_error)
         self.request_analysis()
 
     def _on_compare_loaded(self, result: tuple[Any, ModelInfo]) -> None:
@@ -297,28 +294,25 @@ class Explorer(QObject):
         self.summary = summary
         self.summary_ready.emit(summary)
 
-    @Slot(str, str)
-    def _on_error(self, kind: str, text: str) -> None:
-        if kind == "load":
-            failed = self.pending_model
-            self.pending_model = None
-            self.last_load_error = text
-            self.message.emit("error", tr("Could not load {model}: {error}").format(model=failed, error=text))
-            self.load_failed.emit(failed or "")
-        elif kind == "list":
-            self.message.emit("error", tr("Could not list the models: {error}").format(error=text))
-            self._on_listed([])
-        elif kind == "compare-load":
-            self.compare_id = None
-            self.message.emit("error", tr("Could not load the model to compare: {error}").format(error=text))
-            self.compare_changed.emit()
-        else:
-            self.message.emit("error", text)
+    def _load_failed(self, text: str) -> None:
+        failed = self.pending_model
+        self.pending_model = None
+        self.last_load_error = text
+        self.message.emit("error", tr("Could not load {model}: {error}").format(model=failed, error=text))
+        self.load_failed.emit(failed or "")
 
-    @Slot(str, int, int)
-    def _on_progress(self, kind: str, done: int, total: int) -> None:
-        if kind == "load":
-            self.download_progress.emit(done, total)
+    def _list_failed(self, text: str) -> None:
+        self.message.emit("error", tr("Could not list the models: {error}").format(error=text))
+        self._on_listed([])
+
+    def _compare_failed(self, text: str) -> None:
+        self.compare_id = None
+        self.message.emit("error", tr("Could not load the model to compare: {error}").format(error=text))
+        self.compare_changed.emit()
+
+    def _report_error(self, text: str) -> None:
+        """A failed decode, analysis or summary: its one line goes to the banner."""
+        self.message.emit("error", text)
 
     @Slot(bool)
     def _on_busy_changed(self, _busy: bool) -> None:

@@ -31,17 +31,19 @@ from resnet_explorer.core.suffixes import IMAGE_SUFFIXES, MODEL_SUFFIXES
 
 from . import i18n, zoom
 from .controller import Explorer
+from .device_picker import DevicePicker
 from .i18n import tr
 from .inputs import DropContents, read_mime
 from .jobs import ModelInfo, OpenedImage
 from .memory import freeze_long_lived
-from .model_picker import DevicePicker, ModelPicker
+from .model_picker import ModelPicker
 from .views.architecture import ArchitectureView
 from .views.features import FeaturesView
 from .views.help import HelpView
 from .views.lesion_study import LesionStudyView
 from .views.predict import PredictView
 from .views.residuals import ResidualsView
+from .views.train.tab import TrainTab
 from .widgets.banner import Banner
 from .widgets.thumbnails import ThumbnailStrip
 
@@ -154,13 +156,8 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.tabs, 1)
         self.setCentralWidget(central)
 
-    def _make_train_tab(self) -> QWidget | None:
-        """The Train tab, when its module is installed (it is developed separately)."""
-        try:
-            from .train_tab import TrainTab
-        except ImportError as exc:
-            log.info("no Train tab: %s", exc)
-            return None
+    def _make_train_tab(self) -> TrainTab:
+        """The Train tab, wired to open a finished run's model and to mark the window as training."""
         tab = TrainTab(self)
         tab.open_checkpoint.connect(self.open_checkpoint)
         tab.running_changed.connect(self._training_changed)
@@ -204,7 +201,6 @@ class MainWindow(QMainWindow):
         self.quit_action.setShortcut(QKeySequence("Ctrl+Q"))
         self.train_action = QAction(self, triggered=self.toggle_training)
         self.train_action.setShortcut(QKeySequence("Ctrl+T"))
-        self.train_action.setEnabled(self.train_tab is not None)
         for item in (self.open_action, self.paste_action, self.recent_menu, self.samples_menu, None,
                      self.open_weights_action, None, self.train_action, None, self.quit_action):
             if item is None:
@@ -324,10 +320,7 @@ class MainWindow(QMainWindow):
         return self._listed_once
 
     def _choose_startup_model(self, entries: list) -> None:
-        try:
-            from resnet_explorer.core.zoo import DEFAULT_MODEL
-        except ImportError:  # a broken install: still open the window and say what is wrong
-            DEFAULT_MODEL = "resnet20-fashion-mnist"  # noqa: N806
+        from resnet_explorer.core.zoo import DEFAULT_MODEL  # torch is loaded by now: the list came from it
         present = {str(e.id) for e in entries if e.present}
         wanted = self._startup_model
         if wanted and (self._startup_explicit or wanted in present or os.path.isfile(wanted)):
@@ -456,11 +449,8 @@ class MainWindow(QMainWindow):
 
     def toggle_training(self) -> None:
         """Ctrl+T: start or stop training in the Train tab."""
-        if self.train_tab is None:
-            self.show_message("info", tr("The Train tab is not available in this installation."))
-            return
         self.show_tab("train")
-        self.train_tab.toggle_training()  # type: ignore[attr-defined]
+        self.train_tab.toggle_training()
 
     def set_language(self, code: str) -> None:
         """Switch the interface language (no restart)."""
@@ -695,8 +685,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt API
         """Stop training, downloads and analyses cleanly (cancel, quit, wait), then close."""
         self.save_settings()
-        if self.train_tab is not None:
-            self.train_tab.shutdown(5000)  # type: ignore[attr-defined]
+        self.train_tab.shutdown(5000)
         self.lesion_study.shutdown()
         self.explorer.shutdown()
         event.accept()
@@ -721,7 +710,7 @@ class MainWindow(QMainWindow):
         self.samples_menu.setTitle(tr("Samples"))
         self.open_weights_action.setText(tr("Open weights..."))
         self.quit_action.setText(tr("Quit"))
-        running = bool(self.train_tab is not None and self.train_tab.running)  # type: ignore[attr-defined]
+        running = self.train_tab.running
         self.train_action.setText(tr("Stop training") if running else tr("Start training"))
         self.view_menu.setTitle(tr("&View"))
         self.zoom_actions["in"].setText(tr("Zoom in (presentation)"))

@@ -1,20 +1,16 @@
-"""The toolbar's model and device pickers."""
+"""The toolbar's model picker (the device picker is in :mod:`.device_picker`)."""
 
 from __future__ import annotations
 
-import logging
 import re
-import threading
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QComboBox, QWidget
 
 from .i18n import tr
 from .jobs import file_title
-
-log = logging.getLogger(__name__)
 
 OPEN_FILE = "__open__"  # item data of "Open weights..."
 
@@ -122,111 +118,3 @@ class ModelPicker(QComboBox):
             self.open_file_requested.emit()
         elif data:
             self.model_chosen.emit(str(data))
-
-
-def probe_devices() -> list[tuple[str, str]]:
-    """(value, label) of every accelerator torch can use: CUDA devices, Apple MPS. Imports torch."""
-    import torch
-
-    found = []
-    if torch.cuda.is_available():
-        for i in range(torch.cuda.device_count()):
-            found.append((f"cuda:{i}", f"cuda:{i}  {torch.cuda.get_device_name(i)}"))
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        found.append(("mps", "Apple MPS"))
-    return found
-
-
-class Accelerators(QObject):
-    """The accelerators present, found in a background thread.
-
-    Importing torch to ask takes 1-2 s; done while the window is built, it delayed the first window
-    by that much. The pickers show Auto and CPU at once and add the rest when ``changed`` fires.
-    """
-
-    changed = Signal()
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.found: list[tuple[str, str]] = []
-        self.ready = False
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        """Start the probe once (later calls do nothing)."""
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._probe, name="device-probe", daemon=True)
-            self._thread.start()
-
-    def _probe(self) -> None:
-        try:
-            found = probe_devices()
-        except Exception:  # noqa: BLE001 - a broken driver must not take the app down: CPU remains
-            log.exception("looking for accelerators failed")
-            found = []
-        self.found, self.ready = found, True
-        self.changed.emit()  # queued into the GUI thread for receivers living there
-
-
-_accelerators: Accelerators | None = None
-
-
-def accelerators() -> Accelerators:
-    """The app's one :class:`Accelerators` (create it in the GUI thread); the probe starts on first use."""
-    global _accelerators
-    if _accelerators is None:
-        _accelerators = Accelerators()
-    _accelerators.start()
-    return _accelerators
-
-
-def devices() -> list[tuple[str, str]]:
-    """(value, label) for Auto, CPU and every accelerator found so far."""
-    return [("auto", tr("Auto")), ("cpu", "CPU"), *accelerators().found]
-
-
-class DevicePicker(QComboBox):
-    """Auto / CPU / each CUDA device."""
-
-    device_chosen = Signal(str)
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self._wanted = "auto"  # the choice to restore, also one not found yet (a GPU still being probed)
-        self.activated.connect(self._activated)
-        self.rebuild()
-        accelerators().changed.connect(self._accelerators_found)
-
-    def _activated(self, pos: int) -> None:
-        self._wanted = self.itemData(pos)
-        self.device_chosen.emit(self._wanted)
-
-    def rebuild(self, current: str | None = None) -> None:
-        """Refill (also after a language switch), keeping the selection."""
-        current = current or self.currentData() or "auto"
-        self.blockSignals(True)
-        self.clear()
-        for value, label in devices():
-            self.addItem(label, value)
-        self.setCurrentIndex(max(0, self.findData(current)))
-        self.blockSignals(False)
-
-    def _accelerators_found(self) -> None:
-        """Add the devices the probe found; a saved choice among them becomes the device again."""
-        self.rebuild(self._wanted)
-        if self._wanted not in ("auto", "cpu") and self.currentData() == self._wanted:
-            self.device_chosen.emit(self._wanted)
-
-    def set_current(self, device: str) -> None:
-        """Select ``device`` without emitting (remembered if it is not in the list yet)."""
-        self._wanted = device
-        self.blockSignals(True)
-        self.setCurrentIndex(max(0, self.findData(device)))
-        self.blockSignals(False)
-
-    def choose(self, device: str) -> None:
-        """Select ``device`` as the user would (emits ``device_chosen``)."""
-        pos = self.findData(device)
-        if pos >= 0:
-            self.setCurrentIndex(pos)
-            self.activated.emit(pos)

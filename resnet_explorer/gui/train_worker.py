@@ -1,36 +1,29 @@
 """The training worker: relays the engine's events (from a child process by default) as Qt signals.
 
-Pattern (see DESIGN.md): a ``QObject`` without parent, moved to a ``QThread`` without parent; the GUI
-connects the worker's signals to bound methods of GUI objects (queued across threads) and controls it
-with :meth:`TrainWorker.pause` / :meth:`resume` / :meth:`stop`, which are thread-safe and honoured by
-the engine within about a second.
+``TrainWorker`` is a :class:`~resnet_explorer.gui.workers.Worker` whose work is a generator over the
+engine's events; it retypes them into one signal per event class. Either move it to a ``QThread`` without
+parent and connect ``thread.started`` to :meth:`TrainWorker.run`, or call :meth:`TrainWorker.start` (its
+own daemon thread). The GUI connects the signals to bound methods of GUI objects (queued across threads)
+and controls the run with :meth:`TrainWorker.pause` / :meth:`resume` / :meth:`stop`, which are
+thread-safe and honoured by the engine within about a second.
 
-Everything emitted is plain Python (floats, ints, strings, dicts and lists of them): a ``Signal(object)``
-passes a reference, so no tensor or engine object ever crosses the thread boundary.
+What the signals carry are the engine's own event objects (``core.engine``): frozen dataclasses of plain
+values (ints, floats, strings, tuples, dicts and lists of them, ``None``), so nothing is converted on the
+way and a ``Signal(object)`` passing a reference shares nothing mutable with the worker thread.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import errno
 import logging
 import math
-import os
 import threading
 import time
-from collections.abc import Callable
-from pathlib import Path
+from collections.abc import Callable, Iterator
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtCore import Signal
 
-try:
-    from resnet_explorer.gui.i18n import tr
-except ImportError:  # pragma: no cover - the i18n module ships with the main window
-
-    def tr(text: str) -> str:
-        """Fallback: no translation."""
-        return text
+from resnet_explorer.gui.workers import Worker, error_line, report_failure, thread_budget
 
 log = logging.getLogger(__name__)
 
@@ -39,81 +32,40 @@ MAX_UPDATES_PER_S = 20.0
 
 
 def ui_thread_budget() -> int:
-    """Threads torch may use for training: every usable core but one, which the GUI keeps."""
-    override = os.environ.get("RESNET_EXPLORER_THREADS")
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS / Windows
-        cores = os.cpu_count() or 2
-    budget = max(1, cores - 1)
-    if override and override.isdigit():
-        budget = min(budget, max(1, int(override)))
-    return budget
-
-
-def plain(value: Any) -> Any:
-    """A detached plain-Python copy of an event field (tensors become floats or lists, paths strings)."""
-    if value is None or isinstance(value, bool | int | str):
-        return value
-    if isinstance(value, float):
-        return value
-    if isinstance(value, Path):
-        return str(value)
-    if hasattr(value, "detach"):  # a torch tensor: copy it off the device and out of autograd
-        value = value.detach().cpu()
-        return value.item() if value.numel() == 1 else value.tolist()
-    if hasattr(value, "item") and getattr(value, "size", 2) == 1:  # numpy scalar
-        return value.item()
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, dict):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set):
-        return [plain(v) for v in value]
-    return str(value)
-
-
-def event_payload(event: Any) -> dict[str, Any]:
-    """The engine event as a plain dict, with its class name under ``"kind"``."""
-    payload = plain(event) if dataclasses.is_dataclass(event) else plain(vars(event))
-    payload["kind"] = type(event).__name__
-    return payload
+    """Threads torch may use for training: :func:`~resnet_explorer.gui.workers.thread_budget`."""
+    return thread_budget()
 
 
 def friendly_error(exc: BaseException) -> str:
-    """One clear line for the user; the traceback goes to the log, never to the tab."""
-    from resnet_explorer.core.errors import ExplorerError
-
-    if isinstance(exc, ExplorerError):
-        return str(exc)
-    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
-        return tr("The disk is full: free some space, then start again (the last checkpoint was kept).")
-    if isinstance(exc, FileNotFoundError):
-        return tr("File or folder not found: {path}").format(path=exc.filename or exc)
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    if isinstance(exc, MemoryError) or "out of memory" in text.lower():
-        return tr("Out of memory: use a smaller batch size, subset or model.")
-    return tr("Training stopped with an error: {reason}").format(reason=text)
+    """One clear line for the Train tab: :func:`~resnet_explorer.gui.workers.error_line`, training wording."""
+    return error_line(exc, training=True)
 
 
-class TrainWorker(QObject):
-    """Runs one ``TrainingRun`` (single model or compare mode) in the thread it was moved to.
+class TrainWorker(Worker):
+    """Runs one ``TrainingRun`` (single model or compare mode) in the thread that calls :meth:`run`.
 
-    Signals carry plain dicts (see :func:`event_payload`); ``iterations`` carries a list of them, the
-    iteration events gathered since the previous update, so curves keep every point while the GUI
-    receives at most :data:`MAX_UPDATES_PER_S` updates per second.
+    Signals (emitted in the worker thread), each carrying ``core.engine``'s event objects themselves:
+
+    * ``run_started(RunStarted)`` - first, once the data are loaded and the models built;
+    * ``iterations(list[IterationEvent])`` - the iteration events since the previous update, in order,
+      at most :data:`MAX_UPDATES_PER_S` lists per second, so curves keep every point;
+    * ``epoch(EpochEvent)`` - never throttled (a few per minute); the iterations before it come first;
+    * ``finished(RunFinished)`` - last on success; ``status`` "completed" | "stopped" | "diverged". If
+      the engine ends without one (stopped before it started), a ``RunFinished`` with status "stopped"
+      (or "completed"), an empty message and empty dicts is made here;
+    * ``failed(str)`` - last instead of ``finished`` on an error: one line for the user;
+    * ``paused_changed(bool)`` - :meth:`pause` / :meth:`resume` were called.
     """
 
-    run_started = Signal(object)  # RunStarted as dict: models, epochs, steps_per_epoch, out_dir, threads ...
-    iterations = Signal(object)  # [IterationEvent as dict, ...], throttled
-    epoch = Signal(object)  # EpochEvent as dict, never throttled (a few per minute)
-    finished = Signal(object)  # RunFinished as dict: status "completed" | "stopped" | "diverged", message ...
+    run_started = Signal(object)  # core.engine.RunStarted
+    iterations = Signal(object)  # list[core.engine.IterationEvent], throttled
+    epoch = Signal(object)  # core.engine.EpochEvent
+    finished = Signal(object)  # core.engine.RunFinished
     failed = Signal(str)  # one line for the user
-    paused_changed = Signal(bool)
 
     def __init__(self, config: Any, run_factory: Callable[[Any], Any] | None = None,
                  max_updates_per_s: float = MAX_UPDATES_PER_S) -> None:
-        super().__init__()  # no parent: the worker is moved to its own thread
+        super().__init__(self._relay)
         self._config = config
         self._run_factory = run_factory
         self._interval = 1.0 / max_updates_per_s
@@ -121,8 +73,13 @@ class TrainWorker(QObject):
         self._run: Any = None
         self._stop_requested = False
         self._paused = False
+        self._pending: list[Any] = []
+        self._last_emit = 0.0
+        self._finished_sent = False
 
     # -- control, called from the GUI thread -------------------------------------------------------
+    # The engine pauses and stops itself (also in its child process); the relay keeps reading, so a stop
+    # still delivers the engine's own RunFinished after its last checkpoint.
 
     def pause(self) -> None:
         """Ask the engine to pause after the current step (thread-safe)."""
@@ -148,6 +105,10 @@ class TrainWorker(QObject):
                 self._run.stop()
                 self._run.resume()  # a paused run must wake up to see the stop
 
+    def abort(self) -> None:
+        """For a training run, aborting is :meth:`stop`: it ends with the engine's ``RunFinished``."""
+        self.stop()
+
     @property
     def paused(self) -> bool:
         """Whether the engine itself reports being paused (the request alone does not count)."""
@@ -162,58 +123,63 @@ class TrainWorker(QObject):
 
     # -- the work, in the worker thread ------------------------------------------------------------
 
-    @Slot()
-    def run(self) -> None:
-        """Train to the end, a stop, or an error; always ends with ``finished`` or ``failed``."""
+    def _relay(self) -> Iterator[Any]:
+        """The engine's events, from a run created here, in the worker thread."""
         if self._run_factory is not None:  # an engine in this thread (tests): leave the GUI a core
             import torch
 
-            torch.set_num_threads(ui_thread_budget())  # per thread, for OpenMP
-        try:
-            self._train()
-        except Exception as exc:  # noqa: BLE001 - every failure becomes one line in the tab
-            from resnet_explorer.core.errors import ExplorerError
-
-            if isinstance(exc, ExplorerError):  # expected (bad folder, full disk): the line says it all
-                log.info("training failed: %s", exc)
-            else:  # a bug: keep the traceback for the log, never for the tab
-                log.exception("training failed")
-            self.failed.emit(friendly_error(exc))
-
-    def _train(self) -> None:
+            torch.set_num_threads(thread_budget())  # per thread, for OpenMP
         run = self._make_run()
         if run is None:  # stopped before the run existed
-            self.finished.emit(self._stopped_payload())
             return
-        pending: list[dict[str, Any]] = []
-        last_emit = 0.0
-        for event in run.events():
-            payload = event_payload(event)
-            kind = payload["kind"]
-            if kind == "IterationEvent":
-                pending.append(payload)
-                now = time.monotonic()
-                if now - last_emit >= self._interval:
-                    self.iterations.emit(pending)
-                    pending, last_emit = [], now
-                continue
-            if pending:  # keep order: the iterations before an epoch end arrive before it
-                self.iterations.emit(pending)
-                pending = []
-            if kind == "RunStarted":
-                self.run_started.emit(payload)
-            elif kind == "EpochEvent":
-                self.epoch.emit(payload)
-            elif kind == "RunFinished":
-                self.finished.emit(payload)
-                return
-        if pending:
-            self.iterations.emit(pending)
-        self.finished.emit(self._stopped_payload())  # the generator ended without saying how
+        yield from run.events()
 
-    def _stopped_payload(self) -> dict[str, Any]:
+    def on_yielded(self, event: Any) -> None:
+        # By class name, as the engine's classes are named: events re-raised from the child process and
+        # stand-ins in tests dispatch alike.
+        kind = type(event).__name__
+        if kind == "IterationEvent":
+            self._pending.append(event)
+            now = time.monotonic()
+            if now - self._last_emit >= self._interval:
+                self._flush()
+                self._last_emit = now
+            return
+        self._flush()  # keep order: the iterations before an epoch end arrive before it
+        if kind == "RunStarted":
+            self.run_started.emit(event)
+        elif kind == "EpochEvent":
+            self.epoch.emit(event)
+        elif kind == "RunFinished" and not self._finished_sent:
+            self._finished_sent = True
+            self.finished.emit(event)
+            self.abort_relay()
+
+    def abort_relay(self) -> None:
+        """Stop reading after ``RunFinished``: it is the last event."""
+        Worker.abort(self)
+
+    def on_returned(self, _value: Any) -> None:
+        self._flush()
+        if not self._finished_sent:  # the generator ended without saying how
+            self._finished_sent = True
+            self.finished.emit(self._stopped_event())
+
+    def on_failed(self, exc: Exception) -> None:
+        self._flush()
+        self.failed.emit(report_failure(exc, training=True))
+
+    def _flush(self) -> None:
+        if self._pending:
+            self.iterations.emit(self._pending)
+            self._pending = []
+
+    def _stopped_event(self) -> Any:
+        from resnet_explorer.core.engine import RunFinished
+
         status = "stopped" if self._stop_requested else "completed"
-        return {"kind": "RunFinished", "status": status, "message": "", "model_files": {}}
+        return RunFinished(status=status, message="", out_dir=None, epochs_done={}, history={},
+                           model_files={}, elapsed_s=0.0)
 
     def _make_run(self) -> Any:
         """Create the run here, in the worker thread.

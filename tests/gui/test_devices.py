@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from resnet_explorer.gui import model_picker
+from resnet_explorer.gui import device_picker
 from resnet_explorer.gui.main_window import MainWindow
 
 
@@ -15,8 +15,8 @@ def test_the_window_shows_before_the_device_probe_and_adds_a_gpu_when_found(qtbo
         assert release.wait(30)
         return [("cuda:0", "cuda:0  Fake GPU")]
 
-    monkeypatch.setattr(model_picker, "probe_devices", slow_probe)
-    monkeypatch.setattr(model_picker, "_accelerators", None)
+    monkeypatch.setattr(device_picker, "probe_devices", slow_probe)
+    monkeypatch.setattr(device_picker, "_accelerators", None)
     window = MainWindow(persist=False)
     qtbot.addWidget(window)
     picker, train_devices = window.device_picker, window.train_tab.device

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import errno
 import gc
+import importlib
 import json
 import os
 import signal
@@ -15,10 +16,15 @@ from pathlib import Path
 import pytest
 import pytestqt  # noqa: F401 - a declared test dependency (the qtbot fixture): missing is an error, not a skip
 
+from resnet_explorer.core.engine import EpochEvent, IterationEvent, RunFinished, RunStarted
 from resnet_explorer.core.recorded_runs import read_metrics_csv
-from resnet_explorer.gui import train_plots, train_tab, train_worker
-from resnet_explorer.gui.train_plots import BinnedSeries
-from resnet_explorer.gui.train_tab import TrainTab
+from resnet_explorer.gui import train_worker
+from resnet_explorer.gui.views import train as train_views
+from resnet_explorer.gui.views.train import form, session
+from resnet_explorer.gui.views.train import plots as train_plots
+from resnet_explorer.gui.views.train.plots import BinnedSeries
+from resnet_explorer.gui.views.train.progress import RunProgress, evaluation_weight
+from resnet_explorer.gui.views.train.tab import TrainTab
 
 ROOT = Path(__file__).resolve().parents[2]
 LONG = 60_000  # ms: generous bounds for a shared, slow CI machine; never asserted as durations
@@ -51,7 +57,7 @@ def test_live_curves_pause_resume_stop_then_open_in_predict(qtbot, tab):
     with qtbot.waitSignal(tab.running_changed, timeout=LONG) as started:
         tab.start_training()
     assert started.args == [True]
-    assert not tab.start_button.isEnabled() and not tab.dataset.isEnabled()
+    assert not tab.session.start_button.isEnabled() and not tab.form.dataset.isEnabled()
 
     qtbot.waitUntil(lambda: curve_points(tab) >= 3, timeout=LONG)
     assert list(tab.plots.models) == ["resnet20"]
@@ -60,8 +66,8 @@ def test_live_curves_pause_resume_stop_then_open_in_predict(qtbot, tab):
     assert gc.get_freeze_count() > 0  # full garbage collections would stall the live curves (memory.py)
 
     tab.toggle_pause()
-    qtbot.waitUntil(lambda: tab._worker.paused, timeout=LONG)
-    assert tab.pause_button.text() == "Resume"
+    qtbot.waitUntil(lambda: tab.session._worker.paused, timeout=LONG)
+    assert tab.session.pause_button.text() == "Resume"
     qtbot.wait(1500)  # let the step in flight and its queued signal land
     frozen = curve_points(tab)
     qtbot.wait(1000)
@@ -74,8 +80,8 @@ def test_live_curves_pause_resume_stop_then_open_in_predict(qtbot, tab):
         tab.stop_training()
     assert stopped.args == [False]
     assert gc.get_freeze_count() == 0  # thawed: the run's leftovers can be collected again
-    assert tab.start_button.isEnabled() and tab.dataset.isEnabled()
-    assert tab.progress.format() == "Stopped"
+    assert tab.session.start_button.isEnabled() and tab.form.dataset.isEnabled()
+    assert tab.session.progress.format() == "Stopped"
     assert tab.message.isVisibleTo(tab) and "stopped" in tab.message.text().lower()
 
     # The engine keeps a checkpoint on stop; one click opens it in Predict.
@@ -89,20 +95,20 @@ def test_live_curves_pause_resume_stop_then_open_in_predict(qtbot, tab):
 def test_shutdown_mid_training_stops_the_thread_and_keeps_a_checkpoint(qtbot, tab, tmp_path):
     tab.start_training()
     qtbot.waitUntil(lambda: curve_points(tab) >= 2, timeout=LONG)
-    thread = tab._thread
+    thread = tab.session._thread
 
     tab.shutdown(timeout_ms=LONG)
 
     assert not tab.running and thread.isFinished()
-    assert not train_tab._ORPHANS
+    assert not session._ORPHANS
     assert list((tmp_path / "out").glob("*/resnet20/model.safetensors"))
-    assert tab.start_button.isEnabled()
+    assert tab.session.start_button.isEnabled()
 
 
 def test_a_killed_training_process_is_one_line_and_the_window_lives_on(qtbot, tab):
     tab.start_training()
     qtbot.waitUntil(lambda: curve_points(tab) >= 1, timeout=LONG)
-    pid = tab._worker._run.pid
+    pid = tab.session._worker._run.pid
     assert pid is not None and pid != os.getpid()  # training runs in a child process
 
     with qtbot.waitSignal(tab.running_changed, timeout=LONG, check_params_cb=lambda running: not running):
@@ -110,7 +116,7 @@ def test_a_killed_training_process_is_one_line_and_the_window_lives_on(qtbot, ta
 
     text = tab.message.text()
     assert "killed" in text and "resume" in text and "\n" not in text
-    assert tab.start_button.isEnabled() and tab.dataset.isEnabled()
+    assert tab.session.start_button.isEnabled() and tab.form.dataset.isEnabled()
 
 
 def test_missing_dataset_is_a_message_not_a_traceback(qtbot, tab, tmp_path):
@@ -120,7 +126,7 @@ def test_missing_dataset_is_a_message_not_a_traceback(qtbot, tab, tmp_path):
     text = tab.message.text()
     assert tab.message.isVisibleTo(tab) and "no-such-folder" in text
     assert "Traceback" not in text and "\n" not in text
-    assert tab.start_button.isEnabled() and tab.dataset.isEnabled()
+    assert tab.session.start_button.isEnabled() and tab.form.dataset.isEnabled()
 
 
 @dataclass
@@ -141,15 +147,14 @@ class ScriptedRun:
         yield from self.events_out
 
 
-@dataclass(frozen=True)
-class RunFinished:  # the engine's class name is what the worker dispatches on
-    status: str
-    message: str
-    model_files: dict
+def finished(status: str, message: str) -> RunFinished:
+    """The engine's last event, as a run that never wrote a model would send it."""
+    return RunFinished(status=status, message=message, out_dir=None, epochs_done={}, history={},
+                       model_files={}, elapsed_s=0.0)
 
 
 @pytest.mark.parametrize(("outcome", "expected"), [
-    (RunFinished("diverged", "resnet20: the training loss became NaN at epoch 1", {}), "became NaN"),
+    (finished("diverged", "resnet20: the training loss became NaN at epoch 1"), "became NaN"),
     (OSError(errno.ENOSPC, "No space left on device"), "disk is full"),
 ])
 def test_engine_failures_show_one_clear_line(qtbot, tmp_path, outcome, expected):
@@ -164,7 +169,7 @@ def test_engine_failures_show_one_clear_line(qtbot, tmp_path, outcome, expected)
         widget.start_training()
     assert expected in widget.message.text()
     assert "#b3261e" in widget.message.styleSheet()  # shown as an error, not as information
-    assert widget.start_button.isEnabled()
+    assert widget.session.start_button.isEnabled()
 
 
 FIG6_ARCHS = ["plain20", "plain56", "resnet20", "resnet56"]
@@ -175,17 +180,17 @@ def test_degradation_preset_fills_the_form(qtbot):
     qtbot.addWidget(widget)
     widget.configure(archs=["resnet110"], dataset="synthetic", subset=100, epochs=1, batch_size=16, lr=0.3)
 
-    widget.demo_button.click()
+    widget.form.demo_button.click()
 
     # Fig. 6 in miniature, as the button's tooltip and the README promise: the four nets of the figure on
     # 3,000 Fashion-MNIST images, 6 epochs, batch 64 at lr 0.05 (the paper's 128 / 0.1 scaled), option A.
-    values = widget.form_values()
+    values = widget.form.values()
     assert values["archs"] == FIG6_ARCHS
     assert values["dataset"] == "fashion-mnist"
     assert (values["subset"], values["epochs"], values["batch_size"]) == (3000, 6, 64)
     assert values["lr"] == pytest.approx(0.05)
     assert values["shortcut"] == "A"
-    config = train_tab.make_config(values)
+    config = form.make_config(values)
     assert config.models == FIG6_ARCHS and config.dataset == "fashion-mnist" and config.shortcut == "A"
     assert (config.subset, config.epochs, config.batch_size, config.lr) == (3000, 6, 64, pytest.approx(0.05))
 
@@ -198,7 +203,7 @@ def test_degradation_preset_trains_all_four_nets(qtbot, tmp_path):
     """One click on the preset and Start: the engine trains the four nets of Fig. 6 on real data."""
     widget = TrainTab(runs_root=tmp_path / "runs")
     qtbot.addWidget(widget)
-    widget.demo_button.click()
+    widget.form.demo_button.click()
     widget.configure(device="cpu", out_dir=str(tmp_path / "out"))
     try:
         with qtbot.waitSignal(widget.running_changed, timeout=LONG):
@@ -320,13 +325,13 @@ def test_friendly_error_maps_disk_full_and_unknown_errors():
 
 
 def _literal_strings(path: Path) -> set[str]:
-    """String literals passed to tr(...), _label(...) or as the text of self._t(setter, text)."""
+    """String literals passed to tr(...), label(...) or as the text of self._t(setter, text)."""
     found = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if not isinstance(node, ast.Call):
             continue
         name = node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", "")
-        args = node.args[:1] if name in ("tr", "_label") else node.args[1:2] if name == "_t" else []
+        args = node.args[:1] if name in ("tr", "label") else node.args[1:2] if name == "_t" else []
         found |= {a.value for a in args if isinstance(a, ast.Constant) and isinstance(a.value, str)}
     return found
 
@@ -338,13 +343,16 @@ def test_every_train_tab_string_has_a_korean_translation(qtbot, monkeypatch):
         seen.add(text)
         return text
 
-    for module in (train_tab, train_plots):
-        monkeypatch.setattr(module, "tr", spy)
+    package = Path(train_views.__file__).parent
+    for path in sorted(package.glob("*.py")):
+        module = importlib.import_module(f"{train_views.__name__}.{path.stem}")
+        if hasattr(module, "tr"):
+            monkeypatch.setattr(module, "tr", spy)
     widget = TrainTab()
     qtbot.addWidget(widget)
     widget.retranslate()
-    for name in ("train_tab.py", "train_plots.py", "train_worker.py"):
-        seen |= _literal_strings(ROOT / "resnet_explorer" / "gui" / name)
+    for path in [*sorted(package.glob("*.py")), ROOT / "resnet_explorer" / "gui" / "train_worker.py"]:
+        seen |= _literal_strings(path)
     table = json.loads((ROOT / "assets" / "i18n" / "ko_train.json").read_text(encoding="utf-8"))
 
     missing = sorted(s for s in seen if s not in table and not s.isdigit())
@@ -359,16 +367,60 @@ def _fields(text: str) -> list[str]:
     return [f for _, f, _, _ in string.Formatter().parse(text) if f]
 
 
-def test_progress_counts_the_evaluations_as_work():
-    from resnet_explorer.gui.train_tab import _evaluation_weight, _Progress
+def run_started(models: tuple[str, ...], *, epochs: int, steps_per_epoch: int = 10, n_train: int,
+                n_test: int) -> RunStarted:
+    """The engine's first event for a fresh run of ``models``."""
+    return RunStarted(models=models, dataset="synthetic", epochs=epochs, steps_per_epoch=steps_per_epoch,
+                      n_train=n_train, n_test=n_test, class_names=tuple("abcdefghij"), input_size=(3, 16, 16),
+                      device="cpu", world_size=1, threads=1, out_dir=None,
+                      resumed_from=dict.fromkeys(models, 0), history={m: [] for m in models}, notes=())
 
-    weight = _evaluation_weight({"n_train": 3000, "n_test": 10_000})
+
+def iteration(model: str, *, epoch: int, progress: float, global_step: int,
+              images_per_s: float = 100.0) -> IterationEvent:
+    """One throttled progress report of ``model`` (10 steps per epoch)."""
+    return IterationEvent(model=model, epoch=epoch, epochs=2, step=global_step - 10 * (epoch - 1),
+                          steps_per_epoch=10, global_step=global_step, progress=progress, loss=1.0,
+                          accuracy=0.5, lr=0.1, images_per_s=images_per_s)
+
+
+def epoch_done(model: str, epoch: int, eta_s: float) -> EpochEvent:
+    """The end of an epoch of ``model``, with the engine's estimate of the time left."""
+    return EpochEvent(model=model, epoch=epoch, epochs=2, train_loss=1.0, train_error=0.5, test_loss=1.1,
+                      test_error=0.55, test_top5_error=0.1, lr=0.1, epoch_time_s=10.0, elapsed_s=12.0,
+                      eta_s=eta_s, images_per_s=100.0, checkpoint=None)
+
+
+def test_progress_counts_the_evaluations_as_work():
+    weight = evaluation_weight(run_started(("resnet20",), epochs=1, n_train=3000, n_test=10_000))
     assert weight == pytest.approx(10_000 / (3 * 3000))
-    progress = _Progress()
-    progress.start(["plain20", "resnet20"], epochs=2, eval_weight=1.0)
+    progress = RunProgress()
+    progress.begin(["plain20", "resnet20"], epochs=2, batch_size=100)
+    # 3,000 test images cost what 1,000 training images do: one evaluation weighs one epoch.
+    progress.started(run_started(("plain20", "resnet20"), epochs=2, n_train=1000, n_test=3000))
+    assert progress.eval_weight == pytest.approx(1.0)
     for model in ("plain20", "resnet20"):
-        progress.update(model, 1.0, 1)
+        progress.iteration(iteration(model, epoch=1, progress=1.0, global_step=10))
     assert progress.fraction == pytest.approx(0.25)  # trained one epoch each, nothing evaluated yet
     for model in ("plain20", "resnet20"):
-        progress.update(model, 1.0, 1, evaluated=True)
+        progress.epoch_done(epoch_done(model, 1, eta_s=60.0))
     assert progress.fraction == pytest.approx(0.5)
+
+
+def test_time_left_is_the_engines_own_figure():
+    progress = RunProgress()
+    progress.begin(["resnet20"], epochs=2, batch_size=100)
+    progress.started(run_started(("resnet20",), epochs=2, n_train=1000, n_test=300))
+    progress.iteration(iteration("resnet20", epoch=1, progress=0.1, global_step=1, images_per_s=5.0))
+    assert progress.eta_s() is None  # the first step (warm-up) is only a baseline
+    progress.iteration(iteration("resnet20", epoch=1, progress=0.5, global_step=5, images_per_s=100.0))
+    # Before the first epoch ends, the engine's rule from its per-step pace (100 images at 100/s = 1 s):
+    # 15 steps left, and 2 evaluations of 300 images at a third of a step per image (1 step each).
+    assert progress.eta_s() == pytest.approx(15 * 1.0 + 2 * 1.0)
+
+    progress.epoch_done(epoch_done("resnet20", 1, eta_s=40.0))
+    assert progress.eta_s() == pytest.approx(40.0)  # the engine's figure, measured evaluations and all
+    at_epoch = progress.fraction
+    progress.iteration(iteration("resnet20", epoch=2, progress=1.5, global_step=15))
+    assert progress.fraction > at_epoch
+    assert progress.eta_s() == pytest.approx(40.0 * (1 - progress.fraction) / (1 - at_epoch))

@@ -8,7 +8,7 @@ band) for k = 0 .. every deletable block.
 The study runs ``core.lesion.lesion_study`` on a fixed subset of the model's test set in this view's own
 worker thread (``workers.JobRunner``, kind ``"lesion"``), on a fresh copy of the model loaded from its id,
 so it never lesions the model the other tabs analyse. Progress, Cancel (the core's cancel event) and
-results go through the runner's signals; results are kept in memory per model id.
+results go through the job's callbacks; results are kept in memory per model id.
 """
 
 from __future__ import annotations
@@ -138,9 +138,6 @@ class LesionStudyView(DrawnWhenShown, QWidget):
         self._started = 0.0
         self._status = ""  # what the status line says besides a failure ("cancelled")
         self.runner = JobRunner("resnet-explorer-lesion", self)
-        self.runner.result.connect(self._on_result)
-        self.runner.error.connect(self._on_error)
-        self.runner.progress.connect(self._on_progress)
         self.runner.busy_changed.connect(lambda _busy: self._update_controls())
         self._build()
         explorer.model_loaded.connect(self._model_changed)
@@ -246,7 +243,8 @@ class LesionStudyView(DrawnWhenShown, QWidget):
         self.progress.setRange(0, 0)
         self.progress.setFormat(tr("Loading the test set..."))
         self.runner.submit(KIND, lesion_job, info.model_id, info.dataset, subset=self.subset.value(),
-                           device=info.device, cancellable=True, wants_progress=True)
+                           device=info.device, cancellable=True, wants_progress=True,
+                           on_result=self._on_result, on_error=self._fail, on_progress=self._on_progress)
         self._update_controls()
 
     def cancel(self) -> None:
@@ -260,9 +258,7 @@ class LesionStudyView(DrawnWhenShown, QWidget):
         """Stop the worker thread cleanly (cancel, quit, wait)."""
         return self.runner.shutdown(timeout_ms)
 
-    def _on_result(self, kind: str, study: Any) -> None:
-        if kind != KIND:
-            return
+    def _on_result(self, study: Any) -> None:
         model = self._job_model or study.model_id
         self.cache[model] = study
         elapsed = time.monotonic() - self._started
@@ -273,18 +269,12 @@ class LesionStudyView(DrawnWhenShown, QWidget):
         self._redraw()
         self.study_ready.emit(study)
 
-    def _on_error(self, kind: str, message: str) -> None:
-        if kind == KIND:
-            self._fail(message)
-
     def _fail(self, message: str) -> None:
         self.error = " ".join(str(message).split()) or tr("The lesion study failed.")
         self._update_controls()
         self.study_failed.emit(self.error)
 
-    def _on_progress(self, kind: str, done: int, total: int) -> None:
-        if kind != KIND:
-            return
+    def _on_progress(self, done: int, total: int) -> None:
         self.progress.setRange(0, max(1, total))
         self.progress.setValue(done)
         elapsed = time.monotonic() - self._started

@@ -12,26 +12,18 @@ from __future__ import annotations
 
 import csv
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QWidget
 
 from resnet_explorer.core.recorded_runs import Curves, colour_for
-
-from . import plotting, zoom
-
-try:
-    from resnet_explorer.gui.i18n import tr
-except ImportError:  # the i18n module is written in parallel; until then English only
-
-    def tr(text: str) -> str:
-        """Fallback: no translation."""
-        return text
-
+from resnet_explorer.gui import plotting, zoom
+from resnet_explorer.gui.i18n import tr
 
 # At most this many points per series before neighbouring points are averaged in pairs.
 MAX_POINTS = 2000
@@ -95,25 +87,29 @@ def label_font() -> dict[str, str]:
 
 @dataclass
 class ModelCurves:
-    """The data and the three curve items of one model."""
+    """The data and the three curve items of one model; ``residual`` picks its column."""
 
     name: str
     colour: tuple[int, int, int]
+    residual: bool
     loss: BinnedSeries = field(default_factory=BinnedSeries)
     train_error: BinnedSeries = field(default_factory=BinnedSeries)
     test_x: list[float] = field(default_factory=list)
     test_error: list[float] = field(default_factory=list)
     items: dict[str, pg.PlotDataItem] = field(default_factory=dict)
 
-    @property
-    def residual(self) -> bool:
-        return not self.name.lower().startswith("plain")
+
+def arch_is_residual(name: str) -> bool:
+    """Whether the engine's architecture ``name`` has shortcuts, as the core's architecture table says."""
+    from resnet_explorer.core.resnet import ARCHS  # torch: only once a run has named its models
+
+    return ARCHS[name].residual
 
 
 class CurvePlots(pg.GraphicsLayoutWidget):
     """Three plots (plain error, residual error, training loss) fed point by point or from a recording."""
 
-    def __init__(self, parent=None) -> None:
+    def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent=parent)
         self.setBackground("w")
         self.setMinimumSize(420, 320)
@@ -209,18 +205,18 @@ class CurvePlots(pg.GraphicsLayoutWidget):
         self._arrange()
         self._rebuild_legends()
 
-    def set_models(self, names: Iterable[str], x_label: str = "epoch") -> None:
-        """Start empty curves for ``names`` (clears what was drawn before)."""
+    def set_models(self, models: Mapping[str, bool], x_label: str = "epoch") -> None:
+        """Start empty curves for ``models`` (name -> residual; clears what was drawn before)."""
         self.clear_runs()
         self._following = True
         self.x_label = x_label
-        for index, name in enumerate(names):
-            self._add_model(name, index)
+        for index, (name, residual) in enumerate(models.items()):
+            self._add_model(name, residual, index)
         self._arrange()
         self.retranslate()
 
-    def _add_model(self, name: str, index: int) -> ModelCurves:
-        model = ModelCurves(name, colour_for(name, index))
+    def _add_model(self, name: str, residual: bool, index: int) -> ModelCurves:
+        model = ModelCurves(name, colour_for(name, index), residual)
         error_plot, loss_plot = self._plots_for(model.residual)
         colour = model.colour
         # No clipToView: it feeds auto-range only the visible part, which then never grows.
@@ -241,8 +237,8 @@ class CurvePlots(pg.GraphicsLayoutWidget):
         model.items["loss"].setPen(plotting.pen(colour, 1.5))
 
     def _model(self, name: str) -> ModelCurves:
-        if name not in self.models:
-            self._add_model(name, len(self.models))
+        if name not in self.models:  # a model the run did not announce: the engine names only ARCHS
+            self._add_model(name, arch_is_residual(name), len(self.models))
             self._arrange()
             self._rebuild_legends()
         return self.models[name]
@@ -272,7 +268,8 @@ class CurvePlots(pg.GraphicsLayoutWidget):
     def show_curves(self, curves: Iterable[Curves]) -> None:
         """Draw finished curves at once (a recorded run)."""
         curves = list(curves)
-        self.set_models([c.name for c in curves], x_label=curves[0].x_label if curves else "epoch")
+        x_label = curves[0].x_label if curves else "epoch"
+        self.set_models({c.name: c.residual for c in curves}, x_label=x_label)
         for c in curves:
             points = zip(c.x.tolist(), _opt(c.train_loss), _opt(c.train_error), strict=True)
             self.add_iterations(c.name, points)
@@ -305,6 +302,11 @@ class CurvePlots(pg.GraphicsLayoutWidget):
         for plot in self.all_plots:
             y_range = (0.0, error_top) if plot in (self.error_plain, self.error_res) else loss_range
             plot.getViewBox().setRange(xRange=(0.0, x_max), yRange=y_range, padding=0.02)
+
+    def last_test_error(self, name: str) -> float | None:
+        """The latest test error (%) drawn for ``name``, ``None`` before its first evaluation."""
+        model = self.models.get(name)
+        return model.test_error[-1] if model is not None and model.test_error else None
 
     def has_data(self) -> bool:
         """Whether any curve has at least one point."""
