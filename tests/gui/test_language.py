@@ -69,7 +69,7 @@ def test_switch_to_korean_and_back_without_restart(qtbot, window, images):
     assert window.file_menu.title() == "파일(&F)"
     assert window.status_device.text().startswith("장치:")
     assert "잔차" in window.help.text.toPlainText()
-    assert window.residuals.restore.text() == "모든 블록 다시 켜기"
+    assert window.residuals.lesion.restore.text() == "모든 블록 다시 켜기"
     assert window.language_actions["ko"].isChecked()
     # The Fashion-MNIST classes are named in Korean too (the bundled model's top-5).
     korean = [name for _, name, _ in window.predict.bars.rows()]

@@ -147,7 +147,7 @@ def test_hidden_tabs_draw_the_current_result_when_shown(qtbot, window, images):
 
     window.show_tab("residuals")
     assert len(bars()) == 1
-    assert window.residuals.top.rows() == [tuple(p) for p in window.explorer.analysis.top_k]
+    assert window.residuals.lesion.top.rows() == [tuple(p) for p in window.explorer.analysis.top_k]
     window.show_tab("features")
     assert window.features.current_stage() is not None and window.features.grid_widget.isVisible()
 
@@ -157,17 +157,17 @@ def test_lesion_a_block_recomputes_the_top5(qtbot, window, images):
     wait_for_top5(qtbot, window)
     intact = window.explorer.analysis
     window.show_tab("residuals")  # where the lesion switches are
-    window.residuals.set_block_off("layer2.1")
+    window.residuals.lesion.set_block_off("layer2.1")
     qtbot.waitUntil(lambda: window.explorer.analysis.lesioned == ("layer2.1",), timeout=WAIT)
     lesioned = window.explorer.analysis
     assert not np.allclose(lesioned.probs, intact.probs)
     assert lesioned.residual_ratio["layer2.1"] == 0.0
-    assert window.residuals.top.rows() == [tuple(p) for p in lesioned.top_k]
-    assert "1 block" in window.residuals.top_caption.text()
+    assert window.residuals.lesion.top.rows() == [tuple(p) for p in lesioned.top_k]
+    assert "1 block" in window.residuals.lesion.top_caption.text()
     assert window.predict.lesion_note.isVisibleTo(window.predict)
     assert "layer2.1" in window.predict.lesion_note.text()  # names where it was switched off
 
-    window.residuals.restore.click()
+    window.residuals.lesion.restore.click()
     qtbot.waitUntil(lambda: window.explorer.analysis.lesioned == (), timeout=WAIT)
     np.testing.assert_allclose(window.explorer.analysis.probs, intact.probs, atol=1e-6)
 
@@ -177,7 +177,7 @@ def test_clicking_a_block_in_the_drawing_switches_it_off(qtbot, window, images):
     wait_for_top5(qtbot, window)
     window.architecture.scene.on_block_click("layer3.0")
     assert window.explorer.lesion == ("layer3.0",)
-    assert window.residuals.block_items()["layer3.0"].checkState(0) == Qt.CheckState.Checked
+    assert window.residuals.lesion.block_items()["layer3.0"].checkState(0) == Qt.CheckState.Checked
     qtbot.waitUntil(lambda: window.explorer.analysis.lesioned == ("layer3.0",), timeout=WAIT)
 
 

@@ -63,7 +63,7 @@ def test_residual_plots_hold_one_bar_per_block_and_one_point_per_layer(qtbot, wi
     assert len(ys) == len(info.layers_3x3) == 18
     assert window.residuals.ratio_plot.toolTip() and window.residuals.std_plot.toolTip()
     # a lesion click redraws in place: the same items, refilled (no duplicate left on the plot)
-    window.residuals.set_block_off("layer2.1")
+    window.residuals.lesion.set_block_off("layer2.1")
     qtbot.waitUntil(lambda: window.explorer.analysis.lesioned == ("layer2.1",), timeout=30000)
     again = [i for i in window.residuals.ratio_plot.items if isinstance(i, pg.BarGraphItem)]
     assert again == bars and window.residuals.std_plot.listDataItems() == curves

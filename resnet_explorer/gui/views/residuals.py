@@ -1,5 +1,6 @@
 """Residuals: how large each residual branch is, the per-layer response std (the paper's Fig. 7),
-a second model to compare with, and block lesion (switch blocks off, watch the top-5 change)."""
+a second model to compare with, and block lesion (views/block_lesion.py: switch blocks off, watch the
+top-5 change)."""
 
 from __future__ import annotations
 
@@ -11,13 +12,9 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QGroupBox,
     QHBoxLayout,
     QLabel,
-    QPushButton,
     QSplitter,
-    QTreeWidget,
-    QTreeWidgetItem,
     QVBoxLayout,
     QWidget,
 )
@@ -26,10 +23,10 @@ from resnet_explorer.core.training_budget import budget_differences
 
 from .. import plotting
 from ..controller import Explorer
-from ..i18n import class_label, notifier, tr
+from ..i18n import notifier, tr
 from ..jobs import AnalysisResult, ModelInfo, file_title
-from ..widgets.top_bars import TopBars
 from . import stage_axis
+from .block_lesion import BlockLesionPanel
 from .features import stage_title
 from .lazy import DrawnWhenShown
 
@@ -57,16 +54,12 @@ class ResidualsView(DrawnWhenShown, QWidget):
         super().__init__(parent)
         plotting.configure()
         self.explorer = explorer
-        self._updating_tree = False
         self._files: list[str] = []
         self._build()
         explorer.analysis_ready.connect(self._redraw)
-        explorer.intact_ready.connect(self._redraw_top)
         explorer.compare_changed.connect(self._redraw)
-        explorer.model_loaded.connect(self._model_loaded)
+        explorer.model_loaded.connect(self._redraw)
         explorer.models_listed.connect(self._fill_compare)
-        explorer.lesion_changed.connect(self._lesion_changed)
-        explorer.image_selected.connect(self._image_selected)
         notifier().language_changed.connect(self.retranslate)
         self.retranslate()
 
@@ -112,33 +105,13 @@ class ResidualsView(DrawnWhenShown, QWidget):
         ll.addWidget(self.readout)
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(left)
-        split.addWidget(self._build_lesion_panel())
+        self.lesion = BlockLesionPanel(self.explorer)
+        split.addWidget(self.lesion)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
         split.setSizes([640, 400])
         layout = QVBoxLayout(self)
         layout.addWidget(split)
-
-    def _build_lesion_panel(self) -> QWidget:
-        self.lesion_box = QGroupBox()
-        self.lesion_help = QLabel()
-        self.lesion_help.setWordWrap(True)
-        self.tree = QTreeWidget()
-        self.tree.setHeaderHidden(True)
-        self.tree.setRootIsDecorated(True)
-        self.tree.itemChanged.connect(self._tree_changed)
-        self.restore = QPushButton()
-        self.restore.clicked.connect(lambda: self.explorer.set_lesion(()))
-        self.top_caption = QLabel()
-        self.top_caption.setStyleSheet("font-weight: 600;")
-        self.top = TopBars()
-        lay = QVBoxLayout(self.lesion_box)
-        lay.addWidget(self.lesion_help)
-        lay.addWidget(self.tree, 1)
-        lay.addWidget(self.restore)
-        lay.addWidget(self.top_caption)
-        lay.addWidget(self.top)
-        return self.lesion_box
 
     # ----- compare picker -----------------------------------------------------------------------------
     def set_compare_files(self, files: list[str]) -> None:
@@ -171,64 +144,6 @@ class ResidualsView(DrawnWhenShown, QWidget):
                                     model_id)
         self.compare.setCurrentIndex(max(0, self.compare.findData(model_id)))
 
-    # ----- lesion tree --------------------------------------------------------------------------------
-    def _model_loaded(self, info: ModelInfo | None) -> None:
-        if info is None:
-            return
-        self._updating_tree = True
-        self.tree.clear()
-        stages: dict[str, QTreeWidgetItem] = {}
-        for b in info.blocks:
-            parent = stages.get(b.stage)
-            if parent is None:
-                parent = QTreeWidgetItem(self.tree, [stage_title(b.stage)])
-                parent.setFlags(Qt.ItemFlag.ItemIsEnabled)
-                stages[b.stage] = parent
-            item = QTreeWidgetItem(parent, [f"{b.name}  {b.spec}"])
-            item.setData(0, Qt.ItemDataRole.UserRole, b.name)
-            flags = Qt.ItemFlag.ItemIsUserCheckable | (Qt.ItemFlag.ItemIsEnabled if b.can_lesion else
-                                                       Qt.ItemFlag.NoItemFlags)
-            item.setFlags(flags)
-            off = b.name in self.explorer.lesion  # kept across a device change
-            item.setCheckState(0, Qt.CheckState.Checked if off else Qt.CheckState.Unchecked)
-            if not b.can_lesion:
-                item.setToolTip(0, tr("This plain block changes the shape of its input: without a "
-                                      "shortcut, nothing could take its place."))
-        self.tree.expandAll()
-        self._updating_tree = False
-        self._redraw()
-
-    def block_items(self) -> dict[str, QTreeWidgetItem]:
-        """The checkable item of every block, by block name."""
-        out = {}
-        for i in range(self.tree.topLevelItemCount()):
-            stage = self.tree.topLevelItem(i)
-            for j in range(stage.childCount()):
-                item = stage.child(j)
-                out[item.data(0, Qt.ItemDataRole.UserRole)] = item
-        return out
-
-    def set_block_off(self, name: str, off: bool = True) -> None:
-        """Tick (switch off) or untick one block, as a click would."""
-        self.block_items()[name].setCheckState(0, Qt.CheckState.Checked if off else Qt.CheckState.Unchecked)
-
-    def _tree_changed(self, _item: QTreeWidgetItem, _column: int) -> None:
-        if self._updating_tree:
-            return
-        off = tuple(n for n, it in self.block_items().items() if it.checkState(0) == Qt.CheckState.Checked)
-        self.explorer.set_lesion(off)
-
-    def _lesion_changed(self, blocks: tuple) -> None:
-        self._updating_tree = True
-        for name, item in self.block_items().items():
-            item.setCheckState(0, Qt.CheckState.Checked if name in blocks else Qt.CheckState.Unchecked)
-        self._updating_tree = False
-        self.restore.setEnabled(bool(blocks))
-        self.top.set_rows([])
-
-    def _image_selected(self, _image: object) -> None:
-        self.top.set_rows([])
-
     # ----- plots --------------------------------------------------------------------------------------
     def _redraw(self, *_args: object) -> None:
         if self.defer_if_hidden():  # drawn when shown: a drop on another tab does not wait for this one
@@ -246,14 +161,12 @@ class ResidualsView(DrawnWhenShown, QWidget):
                 plot.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)
                 for side in ("bottom", "left"):
                     plot.getAxis(side).setTicks([[], []])  # no numbers on an empty plot
-            self._redraw_top()
             return
         self.ratio_plot.getAxis("left").setTicks(None)
         self.std_plot.getAxis("left").setTicks(None)
         names = [b.name for b in info.blocks]
         self._plot_ratios(main, other, names)
         self._plot_std(main, other)
-        self._redraw_top()
 
     def _clear_plots(self, keep_series: int = 2) -> None:
         """Take the transient items off both plots, and the bars and curves beyond ``keep_series``.
@@ -404,25 +317,6 @@ class ResidualsView(DrawnWhenShown, QWidget):
         return tr("Trained differently ({differences}): a difference may come from training, not from "
                   "depth or shortcuts.").format(differences="; ".join(differences[:4]))
 
-    def _redraw_top(self, *_args: object) -> None:
-        main, intact = self.explorer.analysis, self.explorer.intact
-        if main is None:
-            self.top.set_rows([])
-            return
-        reference = None
-        if (main.lesioned and intact is not None and intact.image_key == main.image_key
-                and intact.convert_asked == main.convert_asked):
-            reference = {i: float(intact.probs[i]) for i, _, _ in main.top_k}
-        self.top.reference_label = tr("intact network")
-        self.top.set_rows([(i, class_label(name), p) for i, name, p in main.top_k], reference=reference)
-        n = len(main.lesioned)
-        if n == 0:
-            self.top_caption.setText(tr("Top-5 of the intact network"))
-        elif n == 1:
-            self.top_caption.setText(tr("Top-5 with 1 block switched off"))
-        else:
-            self.top_caption.setText(tr("Top-5 with {n} blocks switched off").format(n=n))
-
     def _mouse_moved(self, pos) -> None:
         if self.explorer.analysis is None:
             return
@@ -450,16 +344,8 @@ class ResidualsView(DrawnWhenShown, QWidget):
         self.std_plot.setToolTip(tr("The standard deviation of every 3x3 layer's response (after its BN, "
                                     "before the addition) for this image: the paper's Fig. 7 shows ResNets "
                                     "respond more weakly than plain nets."))
-        self.tree.setToolTip(tr("Tick a block to remove it: its output becomes its shortcut alone."))
         self.compare.setToolTip(tr("Overlay a second model (e.g. plain vs residual, 20 vs 56 layers)."))
-        self.lesion_box.setTitle(tr("Block lesion: switch residual blocks off"))
-        self.lesion_help.setText(tr("A ResNet survives losing a block (Veit et al. 2016): only the "
-                                    "shortcut remains. A plain network has no shortcut to fall back on."))
-        self.restore.setText(tr("Switch all blocks back on"))
         self.readout.setText(tr("Move the mouse over a plot to read its values."))
-        self.top.placeholder = tr("Drop an image to see its predictions.")
-        self.top.setToolTip(tr("The top-5 of the network with the ticked blocks removed; red marks show "
-                               "the intact network's probabilities."))
         if self.compare.count():
             self.compare.setItemText(0, tr("(none)"))
             self.compare.setItemText(self.compare.count() - 1, tr("Open weights..."))
