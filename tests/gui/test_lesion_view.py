@@ -48,7 +48,7 @@ def _compute(qtbot, view):
 
 def _bar_heights(view) -> dict[float, float]:
     out = {}
-    for item in view.bars:
+    for item in view.chart.bars:
         out.update(zip(np.round(item.opts["x"], 6), item.opts["height"], strict=True))
     return out
 
@@ -76,22 +76,23 @@ def test_bars_downsampling_marks_and_k_curve(qtbot, window, monkeypatch):
     got = [heights[x] for x in sorted(heights)]
     assert np.allclose(got, [100 * b.error for b in study.blocks])
     # Downsampling blocks are their own, hatched series.
-    down = next(b for b in view.bars if b.objectName() == "downsampling")
+    down = next(b for b in view.chart.bars if b.objectName() == "downsampling")
     assert len(down.opts["x"]) == 2 and np.allclose(down.opts["height"], [50, 50])
-    hatch = [i for i in view.bar_plot.items if isinstance(i, pg.BarGraphItem) and i.objectName() == "hatch"]
+    hatch = [i for i in view.chart.bar_plot.items
+             if isinstance(i, pg.BarGraphItem) and i.objectName() == "hatch"]
     assert hatch and hatch[0].opts["brush"].style() == Qt.BrushStyle.BDiagPattern
     # Dashed lines for the intact error and chance in both plots.
-    for plot in (view.bar_plot, view.k_plot):
+    for plot in (view.chart.bar_plot, view.chart.k_plot):
         lines = sorted(i.value() for i in plot.items if isinstance(i, pg.InfiniteLine))
         assert np.allclose(lines, [8.0, 90.0])
     # The k curve: the mean of the draws for k = 0 .. 9, with a spread band.
-    xs, ys = view.k_curve.getData()
+    xs, ys = view.chart.k_curve.getData()
     assert list(xs) == list(range(10))
     assert np.allclose(ys, [100 * d.mean for d in study.deletions])
-    band = view.k_band.path().boundingRect()  # +-1 std: the two draws are 4 points apart
+    band = view.chart.k_band.path().boundingRect()  # +-1 std: the two draws are 4 points apart
     assert band.height() > 5 and band.width() == pytest.approx(9)
     assert view.compute.text() == "Compute again"
-    assert "downsampling" in view.key.text()
+    assert "downsampling" in view.chart.key.text()
 
 
 def test_undeletable_blocks_get_a_mark_not_a_bar(qtbot, window):
@@ -99,9 +100,9 @@ def test_undeletable_blocks_get_a_mark_not_a_bar(qtbot, window):
     view.cache[window.explorer.info.model_id] = fake_study(deletable=False)
     view._redraw()
     assert len(_bar_heights(view)) == len(NAMES) - 2
-    marks = [i for i in view.bar_plot.items if isinstance(i, pg.ScatterPlotItem) and i.data.size]
+    marks = [i for i in view.chart.bar_plot.items if isinstance(i, pg.ScatterPlotItem) and i.data.size]
     assert marks and len(marks[0].data) == 2
-    xs, _ = view.k_curve.getData()
+    xs, _ = view.chart.k_curve.getData()
     assert xs[-1] == len(NAMES) - 2
 
 
@@ -174,7 +175,7 @@ def test_results_are_cached_per_model(qtbot, window, monkeypatch, plain20):
     _compute(qtbot, view)
     window.load_model(plain20)
     qtbot.waitUntil(lambda: window.explorer.info.model_id == plain20, timeout=WAIT)
-    assert view.study() is None and view.compute.text() == "Compute" and not view.bars
+    assert view.study() is None and view.compute.text() == "Compute" and not view.chart.bars
     window.load_model(first)
     qtbot.waitUntil(lambda: window.explorer.info.model_id == first, timeout=WAIT)
     assert view.study() is not None and len(_bar_heights(view)) == len(NAMES) and calls == [first]
@@ -208,7 +209,7 @@ def test_the_drawn_study_renders_at_1024x768(qtbot, window, tmp_path, language):
         shot = window.grab().toImage()
         assert shot.save(str(tmp_path / f"lesion-{language}.png"))
         # Every control fits: nothing is pushed outside the window at the classroom size.
-        for widget in (view.compute, view.estimate, view.plots, view.key):
+        for widget in (view.compute, view.estimate, view.chart.plots, view.chart.key):
             right = widget.mapTo(window, widget.rect().bottomRight())
             assert right.x() <= 1024 and right.y() <= 768
         assert len(_bar_heights(view)) == len(NAMES)

@@ -41,6 +41,11 @@ def stage_title(stage: str) -> str:
     return tr("stem (conv1)") if stage == "stem" else stage
 
 
+def stage_label(stage: str) -> str:
+    """``layer2`` -> the paper's ``conv3_x`` (the short form of the stage's title, for plot axes)."""
+    return stage_title(stage).split(" ")[0]
+
+
 def grid_shape(count: int, tile_h: int, tile_w: int) -> tuple[int, int]:
     """Rows and columns for ``count`` tiles, close to a square mosaic."""
     cols = max(1, math.ceil(math.sqrt(count * tile_h / max(1, tile_w))))

@@ -27,7 +27,7 @@ from ..i18n import notifier, tr
 from ..jobs import AnalysisResult, ModelInfo, file_title
 from . import stage_axis
 from .block_lesion import BlockLesionPanel
-from .features import stage_title
+from .features import stage_label
 from .lazy import DrawnWhenShown
 
 
@@ -38,11 +38,6 @@ def _place(plot: pg.PlotItem, item: pg.GraphicsObject, shown: bool = True) -> No
         plot.addItem(item)
     elif not shown and on:
         plot.removeItem(item)
-
-
-def stage_label(stage: str) -> str:
-    """``layer2`` -> the paper's ``conv3_x`` (the short form of the stage's title)."""
-    return stage_title(stage).split(" ")[0]
 
 
 class ResidualsView(DrawnWhenShown, QWidget):
