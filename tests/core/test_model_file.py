@@ -11,15 +11,9 @@ import torch
 from resnet_explorer import build_model
 from resnet_explorer.core import checkpoint, evaluation, files, model_file, zoo
 from resnet_explorer.core.errors import UserInputError
+from tests.core.conftest import RESNET20_CARD
 
-CARD = {"model": {"arch": "resnet20", "num_classes": 10, "in_chans": 1},
-        "preprocessing": {"input_size": [1, 28, 28], "mean": [0.286], "std": [0.353]}}
-
-
-@pytest.fixture(scope="module")
-def state() -> dict[str, torch.Tensor]:
-    torch.manual_seed(0)
-    return build_model("resnet20", in_chans=1).state_dict()
+CARD = RESNET20_CARD
 
 
 def test_suffixes_are_one_list():

@@ -11,19 +11,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from safetensors.torch import save as st_save
 
-from resnet_explorer import build_model
 from resnet_explorer.core import checkpoint, evaluation, model_file, zoo
 from resnet_explorer.core.errors import ExplorerError, UserInputError
 from resnet_explorer.core.state_check import state_problems
+from tests.core.conftest import RESNET20_CARD
 
-CARD = {"model": {"arch": "resnet20", "num_classes": 10, "in_chans": 1},
-        "preprocessing": {"input_size": [1, 28, 28], "mean": [0.286], "std": [0.353]}}
-
-
-@pytest.fixture(scope="module")
-def state() -> dict[str, torch.Tensor]:
-    torch.manual_seed(0)
-    return build_model("resnet20", in_chans=1).state_dict()
+CARD = RESNET20_CARD
 
 
 def loaders(path):
