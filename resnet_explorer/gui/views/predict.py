@@ -158,6 +158,10 @@ class PredictView(QWidget):
         self.domain_note = DomainNote()
         self.domain_note.convert_toggled.connect(explorer.set_conversion)
         self.domain_note.photo_model_requested.connect(self._photo_model_requested)
+        # Adebayo et al.'s sanity check of the heat map, in a window of its own (views/sanity.py).
+        self.sanity_button = QPushButton()
+        self.sanity_button.clicked.connect(self.open_sanity_check)
+        self.sanity_dialog: QWidget | None = None  # created on first use
         self._cam: np.ndarray | None = None
         self.stack = QStackedWidget()
         self.stack.addWidget(self.empty)
@@ -168,6 +172,9 @@ class PredictView(QWidget):
         explorer.analysis_ready.connect(self._show_analysis)
         explorer.intact_ready.connect(self._refresh_bars)
         explorer.model_loaded.connect(self._model_loaded)
+        for signal in (explorer.image_selected, explorer.model_loaded, explorer.analysis_ready):
+            signal.connect(self._update_sanity_button)
+        self._update_sanity_button()
         notifier().language_changed.connect(self.retranslate)
         self.retranslate()
 
@@ -202,6 +209,7 @@ class PredictView(QWidget):
             else:
                 grid.addWidget(label, row, 0)
                 grid.addWidget(widget, row, 1)
+        grid.addWidget(self.sanity_button, len(rows) + 1, 0, 1, 2, Qt.AlignmentFlag.AlignLeft)
         grid.setColumnStretch(1, 1)
         side = QWidget()
         side_layout = QVBoxLayout(side)
@@ -373,6 +381,24 @@ class PredictView(QWidget):
         self.cam_stage.setEnabled(self.cam_toggle.isChecked() and self.explorer.cam_method != "occlusion")
         self._refresh_bars()
 
+    def _update_sanity_button(self, *_args: object) -> None:
+        self.sanity_button.setEnabled(self.explorer.loaded is not None and self.explorer.current is not None)
+
+    def open_sanity_check(self) -> None:
+        """Open (or bring back) the sanity check window and run it for what this tab shows now."""
+        # Imported here: the window is rarely opened, and its check needs torch, which start-up avoids.
+        from .sanity import SanityDialog, request_from
+
+        request = request_from(self.explorer)
+        if request is None:
+            return
+        if not isinstance(self.sanity_dialog, SanityDialog):
+            self.sanity_dialog = SanityDialog(self)
+        self.sanity_dialog.run(request)
+        self.sanity_dialog.show()
+        self.sanity_dialog.raise_()
+        self.sanity_dialog.activateWindow()
+
     def _bar_clicked(self, index: int) -> None:
         self.cam_toggle.setChecked(True)
         self.explorer.set_gradcam_class(index)
@@ -402,6 +428,10 @@ class PredictView(QWidget):
         self.cam_stage.setToolTip(tr("Where the map is computed: early layers give fine, detailed maps, the "
                                      "last stage coarse ones about the class."))
         self.opacity_label.setText(tr("Opacity:"))
+        self.sanity_button.setText(tr("Sanity check..."))
+        self.sanity_button.setToolTip(tr("Does the heat map show what the network learned? Re-initialise the "
+                                         "network's layers from the head down, on a copy, and see whether "
+                                         "the map changes (Adebayo et al. 2018)."))
         self.opacity.setToolTip(tr("How strongly the heat map covers the image."))
         # The explanation is a tooltip: at 1024x768 the tab has no room for it under the pickers.
         self.cam_box.setToolTip(tr("Warm colours mark the regions that raised the chosen class's score most. "
