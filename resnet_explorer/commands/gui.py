@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import os
 
-TAB_CHOICES = ("predict", "features", "residuals", "lesion", "architecture", "train", "help")
+TAB_CHOICES = ("predict", "features", "residuals", "lesion", "architecture", "testset", "shortcuts", "train",
+               "help")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

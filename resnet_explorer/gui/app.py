@@ -114,6 +114,36 @@ def wait_until_settled(window: MainWindow, timeout_s: float = SCREENSHOT_TIMEOUT
     return not timed_out
 
 
+def compute_test_set(window: MainWindow, timeout_s: float = SCREENSHOT_TIMEOUT_S) -> bool:
+    """Run the Test set tab's predictions for the loaded model and wait for them (a screenshot of that tab
+    shows a computed result, not a Compute button); False on timeout. A model without a bundled test set
+    is left as it is: the tab then says why."""
+    view = window.test_set
+    view.start()
+    loop = QEventLoop()
+    poll = QTimer()
+    poll.setInterval(50)
+    deadline = QTimer()
+    deadline.setSingleShot(True)
+    timed_out = []
+    poll.timeout.connect(lambda: None if view.is_running() else loop.quit())
+
+    def expire() -> None:
+        timed_out.append(True)
+        view.cancel()
+        loop.quit()
+
+    deadline.timeout.connect(expire)
+    poll.start()
+    deadline.start(int(timeout_s * 1000))
+    loop.exec()
+    poll.stop()
+    deadline.stop()
+    if view.error:  # a missing dataset reads in the PNG's banner and on stderr, like a load failure
+        window.show_message("error", view.error)
+    return not timed_out
+
+
 def pause(ms: int) -> None:
     """Let the event loop run for ``ms`` (layouts, plots and fades settle)."""
     loop = QEventLoop()
@@ -140,6 +170,8 @@ def take_screenshot(out: str, *, image: list[str] | None, model: str | None, tab
     if tab == "train":
         window.train_tab.show_recorded_run()
     settled = wait_until_settled(window)
+    if tab == "testset" and settled:
+        settled = compute_test_set(window)
     if _only_transient(window):
         window.banner.dismiss()
     if window.failures:  # the PNG shows why the view is not what was asked for, even after a fade

@@ -43,13 +43,16 @@ from .views.help import HelpView
 from .views.lesion_study import LesionStudyView
 from .views.predict import PredictView
 from .views.residuals import ResidualsView
+from .views.shortcuts import ShortcutsView
+from .views.test_set import TestSetView
 from .views.train.tab import TrainTab
 from .widgets.banner import Banner
 from .widgets.thumbnails import ThumbnailStrip
 
 log = logging.getLogger(__name__)
 
-TABS = ("predict", "features", "residuals", "lesion", "architecture", "train", "help")
+TABS = ("predict", "features", "residuals", "lesion", "architecture", "testset", "shortcuts", "train",
+        "help")
 
 
 def file_filter(label: str, suffixes: Iterable[str]) -> str:
@@ -125,6 +128,8 @@ class MainWindow(QMainWindow):
         if app is not None:
             app.aboutToQuit.connect(self.explorer.shutdown)
             app.aboutToQuit.connect(self.lesion_study.shutdown)
+            app.aboutToQuit.connect(self.test_set.shutdown)
+            app.aboutToQuit.connect(self.shortcuts.shutdown)
 
     # ----- construction -------------------------------------------------------------------------------
     def _build_views(self) -> None:
@@ -132,6 +137,8 @@ class MainWindow(QMainWindow):
         self.features = FeaturesView(self.explorer)
         self.residuals = ResidualsView(self.explorer)
         self.lesion_study = LesionStudyView(self.explorer)
+        self.test_set = TestSetView(self.explorer)
+        self.shortcuts = ShortcutsView(self.explorer)
         self.architecture = ArchitectureView(self.explorer)
         self.help = HelpView()
         self.train_tab = self._make_train_tab()
@@ -139,7 +146,8 @@ class MainWindow(QMainWindow):
         self.tabs.setDocumentMode(True)
         self._tab_widgets = {"predict": self.predict, "features": self.features, "residuals": self.residuals,
                              "lesion": self.lesion_study, "architecture": self.architecture,
-                             "train": self.train_tab, "help": self.help}
+                             "testset": self.test_set, "shortcuts": self.shortcuts, "train": self.train_tab,
+                             "help": self.help}
         for name in TABS:
             if self._tab_widgets[name] is not None:
                 self.tabs.addTab(self._tab_widgets[name], name)
@@ -283,6 +291,7 @@ class MainWindow(QMainWindow):
         self.predict.open_requested.connect(self.open_image_dialog)
         self.predict.sample_requested.connect(self.open_sample)
         self.residuals.compare_requested.connect(self._compare_requested)
+        self.test_set.open_image.connect(self.open_test_image)
         self.banner.action_clicked.connect(self._banner_action)
 
     def _disable_child_drops(self) -> None:
@@ -409,6 +418,11 @@ class MainWindow(QMainWindow):
                                                file_filter(WEIGHTS_FILTER, MODEL_SUFFIXES))
         if paths:
             self.load_model(paths)
+
+    def open_test_image(self, png: bytes, label: str) -> None:
+        """A test image from the Test set tab (PNG of what the network saw): open it in Predict."""
+        self.explorer.open_sources([(png, label)])
+        self.show_tab("predict")
 
     def open_checkpoint(self, path: str) -> None:
         """A model file from the Train tab: load it and switch to Predict."""
@@ -687,6 +701,8 @@ class MainWindow(QMainWindow):
         self.save_settings()
         self.train_tab.shutdown(5000)
         self.lesion_study.shutdown()
+        self.test_set.shutdown()
+        self.shortcuts.shutdown()
         self.explorer.shutdown()
         event.accept()
 
@@ -721,7 +737,8 @@ class MainWindow(QMainWindow):
         self.help_action.setText(tr("What is residual learning?"))
         self.cancel_button.setText(tr("Cancel download"))
         titles = {"predict": tr("Predict"), "features": tr("Feature maps"), "residuals": tr("Residuals"),
-                  "lesion": tr("Lesion study"), "architecture": tr("Architecture"), "train": tr("Train"),
+                  "lesion": tr("Lesion study"), "architecture": tr("Architecture"),
+                  "testset": tr("Test set"), "shortcuts": tr("Why shortcuts work"), "train": tr("Train"),
                   "help": tr("Help")}
         for name, title in titles.items():
             widget = self._tab_widgets.get(name)

@@ -410,18 +410,19 @@ def test_shortcuts(window):
     assert window.train_action.shortcut().toString() == "Ctrl+T"
 
 
-def test_ctrl_1_to_7_switch_tabs(qtbot, window):
+def test_ctrl_1_to_9_switch_tabs(qtbot, window):
     """Real key presses, delivered through Qt's shortcut map as a keyboard would."""
     from PySide6.QtTest import QTest
 
     from resnet_explorer.gui.main_window import TABS
 
-    assert window.train_tab is not None and window.tabs.count() == len(TABS) == 7
+    assert window.train_tab is not None and window.tabs.count() == len(TABS) == 9
     window.activateWindow()
     qtbot.waitUntil(window.isActiveWindow, timeout=WAIT)
-    keys = [Qt.Key.Key_1, Qt.Key.Key_2, Qt.Key.Key_3, Qt.Key.Key_4, Qt.Key.Key_5, Qt.Key.Key_6, Qt.Key.Key_7]
+    keys = [Qt.Key.Key_1, Qt.Key.Key_2, Qt.Key.Key_3, Qt.Key.Key_4, Qt.Key.Key_5, Qt.Key.Key_6, Qt.Key.Key_7,
+            Qt.Key.Key_8, Qt.Key.Key_9]
     # In an order where every press changes the tab, ending where it began.
-    for i in (6, 2, 0, 3, 1, 5, 4, 0):
+    for i in (7, 2, 8, 0, 3, 1, 5, 4, 6, 0):
         QTest.keyClick(window, keys[i], Qt.KeyboardModifier.ControlModifier)
         assert window.current_tab() == TABS[i], f"Ctrl+{i + 1}"
         assert window.tabs.currentIndex() == i
