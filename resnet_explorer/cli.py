@@ -30,7 +30,7 @@ COMMANDS = {
 
 def _available_commands() -> dict[str, object]:
     """Import each command module; a command whose module is absent is simply not offered."""
-    found = {}
+    found: dict[str, object] = {}
     for name, module in COMMANDS.items():
         try:
             found[name] = importlib.import_module(f"resnet_explorer.commands.{module}")

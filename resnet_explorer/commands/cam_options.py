@@ -94,6 +94,7 @@ def save_cams(loaded: Any, image: Any, path: str, args: argparse.Namespace,
                     measures=False, ten_crop=bool(getattr(args, "ten_crop", False)),
                     progress=SlowProgress(f"{method} {path}", "forward passes"))
         target = out_dir / f"{stem}.{cam_limits.file_slug(method)}.png"
+        assert a.cam is not None  # a CAM method was asked for, so there is a map
         save_overlay(target, a.display_image, a.cam)
         entries.append({"method": method, "class": a.cam_class, "class_name": loaded.class_names[a.cam_class],
                         "stage": a.cam_stage, "layer": a.cam_layer, "path": os.fspath(target)})

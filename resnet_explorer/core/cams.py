@@ -27,10 +27,14 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
-from .cam_limits import GRADIENT_METHODS, INPUT_METHODS, METHODS  # noqa: F401  (re-exported)
+# Re-exported (the "X as X" form tells type checkers and linters so): callers write cams.METHODS.
+from .cam_limits import GRADIENT_METHODS as GRADIENT_METHODS
+from .cam_limits import INPUT_METHODS as INPUT_METHODS
+from .cam_limits import METHODS as METHODS
 
 # Progress and cancellation as the explanation studies do them: a cancelled map raises StudyCancelled.
-from .studies import ProgressFn, check_cancel, report
+from .studies import ProgressFn as ProgressFn
+from .studies import check_cancel, report
 
 Model = Callable[[torch.Tensor], torch.Tensor]  # (N, C, H, W) -> logits (N, classes)
 
@@ -95,7 +99,7 @@ def score_cam_weights(model: Model, x: torch.Tensor, act: torch.Tensor, cls: int
     weights = torch.empty(k, device=act.device)
     for start in range(0, k, batch_size):
         check_cancel(cancel)
-        masks = _normalised_masks(act[start:start + batch_size], tuple(x.shape[-2:]))
+        masks = _normalised_masks(act[start:start + batch_size], (x.shape[-2], x.shape[-1]))
         masks = masks.to(x.dtype)
         logits = model(x * masks + fill * (1 - masks))
         weights[start:start + masks.shape[0]] = F.softmax(logits.float(), dim=1)[:, cls]

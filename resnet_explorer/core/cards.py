@@ -48,7 +48,8 @@ def validate_card(card: Any, source: str) -> dict[str, Any]:
     problems = card_problems(card)
     if problems:
         raise UserInputError(f"{source}: model card: {join_problems(problems)}")
-    return card
+    checked: dict[str, Any] = card  # card_problems found none, so it is a dict with string keys
+    return checked
 
 
 def card_problems(card: Any) -> Problems:
@@ -231,14 +232,14 @@ def _optional_range(doc: Mapping[str, Any], key: str, rule: Range, out: Problems
         out.append(f"{_label(where, key)} {problem}")
 
 
-def _optional_choice(doc: Mapping[str, Any], key: str, choices: tuple, out: Problems,
+def _optional_choice(doc: Mapping[str, Any], key: str, choices: tuple[object, ...], out: Problems,
                      where: str = "") -> None:
     value = doc.get(key)
     if value is not None:
         _choice(value, choices, _label(where, key), out)
 
 
-def _choice(value: Any, choices: tuple, where: str, out: Problems) -> bool:
+def _choice(value: Any, choices: tuple[object, ...], where: str, out: Problems) -> bool:
     # bool is an int in Python: true must not pass for 1 channel.
     if isinstance(value, bool) or value not in choices:
         listed = " or ".join(show_value(c) for c in choices)

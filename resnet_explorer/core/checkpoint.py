@@ -35,7 +35,7 @@ def _describe_os_error(path: Path, exc: OSError) -> str:
     return f"cannot write {path}: {exc.strerror or exc}"
 
 
-def atomic_write(path: str | os.PathLike, write: Callable[[Any], None], mode: str = "wb") -> Path:
+def atomic_write(path: str | os.PathLike[str], write: Callable[[Any], None], mode: str = "wb") -> Path:
     """Write ``path`` through ``write(fileobj)`` into a temporary file, fsync, then rename over ``path``.
 
     Raises :class:`StorageError` with a one-line message on a full disk or missing permission; the
@@ -84,25 +84,25 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
     """Atomically replace ``path`` with ``data``."""
     return atomic_write(path, lambda f: f.write(data))
 
 
-def atomic_write_json(path: str | os.PathLike, doc: Any) -> Path:
+def atomic_write_json(path: str | os.PathLike[str], doc: Any) -> Path:
     """Atomically replace ``path`` with ``doc`` as indented JSON."""
     text = json.dumps(doc, indent=2, sort_keys=False) + "\n"
     return atomic_write(path, lambda f: f.write(text), mode="w")
 
 
-def save_tensors(path: str | os.PathLike, tensors: dict[str, torch.Tensor],
+def save_tensors(path: str | os.PathLike[str], tensors: dict[str, torch.Tensor],
                  metadata: dict[str, str] | None = None) -> Path:
     """Atomically write ``tensors`` (made contiguous, on CPU) as a safetensors file."""
     clean = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
     return atomic_write_bytes(path, st_save(clean, metadata=metadata))
 
 
-def save_model(path: str | os.PathLike, model: torch.nn.Module, card: dict[str, Any]) -> Path:
+def save_model(path: str | os.PathLike[str], model: torch.nn.Module, card: dict[str, Any]) -> Path:
     """Write ``model``'s state dict and its ``card`` into one file laid out as :mod:`core.model_file` says."""
     card = {"format": FORMAT, "version": VERSION, **card}
     if "model" not in card:

@@ -21,6 +21,7 @@ Normalisation statistics are the per-channel mean and standard deviation of the 
 from __future__ import annotations
 
 import gzip
+import io
 import logging
 import math
 import os
@@ -28,7 +29,7 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any
 
 import numpy as np
 import torch
@@ -104,7 +105,7 @@ class DatasetBundle:
     def num_classes(self) -> int:
         return len(self.class_names)
 
-    def preprocessing(self) -> dict:
+    def preprocessing(self) -> dict[str, Any]:
         """The model card's ``preprocessing`` entry for a model trained on this data."""
         return {"input_size": list(self.input_size), "mean": list(self.mean), "std": list(self.std),
                 "resize": self.resize, "crop": self.crop, "grayscale": self.input_size[0] == 1}
@@ -120,7 +121,7 @@ def default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("resnet-explorer", appauthor=False)) / "datasets"
 
 
-def load_dataset(name: str, *, data_dir: str | os.PathLike | None = None, download: bool = True,
+def load_dataset(name: str, *, data_dir: str | os.PathLike[str] | None = None, download: bool = True,
                  image_size: int | None = None, subset: int | None = None, seed: int = 0,
                  val_fraction: float = 0.2) -> DatasetBundle:
     """Load dataset ``name`` (see the module docstring) into memory.
@@ -186,7 +187,7 @@ def _bundle(name: str, train: Split, test: Split, classes: list[str], source: st
 
 
 # ----- IDX files (MNIST, Fashion-MNIST) ---------------------------------------------------------------
-def read_idx(path: str | os.PathLike) -> torch.Tensor:
+def read_idx(path: str | os.PathLike[str]) -> torch.Tensor:
     """An IDX file (gzip-compressed or not) of unsigned bytes as a uint8 tensor of its shape.
 
     Only a regular file is opened. The dimensions in its header are checked against ``MAX_IDX_BYTES``
@@ -204,7 +205,7 @@ def read_idx(path: str | os.PathLike) -> torch.Tensor:
                                  f"expected {IDX_EXPECTED}") from None
 
 
-def _read_idx_stream(stream: BinaryIO, file_size: int | None, path: Path) -> torch.Tensor:
+def _read_idx_stream(stream: io.BufferedIOBase, file_size: int | None, path: Path) -> torch.Tensor:
     """The IDX data in ``stream``; ``file_size`` is the file's size when it is not compressed."""
     head = stream.read(4)
     if len(head) < 4 or head[0] != 0 or head[1] != 0 or head[2] != 0x08 or not 1 <= head[3] <= 4:
@@ -219,7 +220,7 @@ def _read_idx_stream(stream: BinaryIO, file_size: int | None, path: Path) -> tor
     if file_size is not None and file_size != 4 + 4 * ndim + n:
         raise UserInputError(_idx_truncated(path, dims, file_size - 4 - 4 * ndim))
     data = torch.empty(n, dtype=torch.uint8)
-    view, done = memoryview(data.numpy()), 0
+    view, done = data.numpy().data, 0
     while done < n:
         got = stream.readinto(view[done:])
         if not got:

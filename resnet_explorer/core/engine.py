@@ -278,7 +278,8 @@ class TrainingRun:
         if bad:
             raise _Diverged(m, loss_value, lr, global_step + 1)
         m.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        # Tensor.backward has no annotations in torch (torch/_tensor.py), hence the ignore.
+        loss.backward()  # type: ignore[no-untyped-call]
         m.optimizer.step()
         seconds = time.perf_counter() - t0 + batch_seconds
         m.step += 1

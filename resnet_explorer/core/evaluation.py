@@ -63,7 +63,7 @@ class _ModelFile:
     model_id: str
 
 
-def load_model_file(path: str | os.PathLike, device: torch.device) -> _ModelFile:
+def load_model_file(path: str | os.PathLike[str], device: torch.device) -> _ModelFile:
     """A model file with its card (embedded or beside it) as an eval-mode module on ``device``.
 
     Read by :mod:`core.model_file` and built by the zoo's builder, as ``zoo.load_model`` does, but without
@@ -90,7 +90,8 @@ def _load(ref: Any, device: torch.device) -> Any:
 
 
 def _preprocessing(loaded: Any) -> dict[str, Any]:
-    prep = getattr(loaded, "card", {}).get("preprocessing") if getattr(loaded, "card", None) else None
+    prep: dict[str, Any] | None = (getattr(loaded, "card", {}).get("preprocessing")
+                                   if getattr(loaded, "card", None) else None)
     if prep is None and getattr(loaded, "preprocessing", None) is not None:
         p = loaded.preprocessing
         prep = {k: getattr(p, k) for k in ("input_size", "mean", "std")}

@@ -11,10 +11,10 @@ each reader against its own cap before it allocates anything; the caps shared by
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import stat
 from collections.abc import Iterator
-from typing import BinaryIO
 
 from .errors import UserInputError
 
@@ -70,7 +70,7 @@ def _check_stat(st: os.stat_result, label: str, max_bytes: int | None, noun: str
     return st.st_size
 
 
-def check_regular_file(path: str | os.PathLike, max_bytes: int | None, *, label: str | None = None,
+def check_regular_file(path: str | os.PathLike[str], max_bytes: int | None, *, label: str | None = None,
                        noun: str = "a file") -> int:
     """The size of ``path`` if it is a regular file of at most ``max_bytes`` (``None``: any size).
 
@@ -88,8 +88,8 @@ def check_regular_file(path: str | os.PathLike, max_bytes: int | None, *, label:
 
 
 @contextlib.contextmanager
-def open_regular_file(path: str | os.PathLike, max_bytes: int | None, *, label: str | None = None,
-                      noun: str = "a file") -> Iterator[tuple[BinaryIO, int]]:
+def open_regular_file(path: str | os.PathLike[str], max_bytes: int | None, *, label: str | None = None,
+                      noun: str = "a file") -> Iterator[tuple[io.BufferedReader, int]]:
     """``(binary file, size)`` for a regular file of at most ``max_bytes``; see :func:`check_regular_file`.
 
     The path is checked before it is opened (a device is never even opened) and the open file again
@@ -111,7 +111,7 @@ def open_regular_file(path: str | os.PathLike, max_bytes: int | None, *, label: 
         yield f, size
 
 
-def read_file_bytes(path: str | os.PathLike, max_bytes: int, *, label: str | None = None,
+def read_file_bytes(path: str | os.PathLike[str], max_bytes: int, *, label: str | None = None,
                     noun: str = "a file") -> bytes:
     """All bytes of a regular file of at most ``max_bytes`` (see :func:`open_regular_file`)."""
     label = label or str(path)
@@ -127,7 +127,7 @@ def read_file_bytes(path: str | os.PathLike, max_bytes: int, *, label: str | Non
     return data
 
 
-def read_file_text(path: str | os.PathLike, max_bytes: int, *, label: str | None = None,
+def read_file_text(path: str | os.PathLike[str], max_bytes: int, *, label: str | None = None,
                    noun: str = "a text file") -> str:
     """A regular file of at most ``max_bytes`` decoded as UTF-8; one line if it is not UTF-8."""
     label = label or str(path)

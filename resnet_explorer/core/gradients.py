@@ -21,7 +21,7 @@ import copy
 import math
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
@@ -31,6 +31,9 @@ from . import limits, study_limits
 from .data import load_dataset, normalize
 from .errors import UserInputError
 from .studies import ProgressFn, check_cancel, report
+
+if TYPE_CHECKING:
+    from .resnet import ResNet
 
 
 @dataclass(frozen=True)
@@ -93,7 +96,7 @@ class GradientStudy:
                 "archs": [a.to_dict() for a in self.archs]}
 
 
-def measure_gradients(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *,
+def measure_gradients(model: ResNet, x: torch.Tensor, y: torch.Tensor, *,
                       line_points: int = 64) -> ArchGradients:
     """Gradient norms of ``model`` on the normalised batch ``x`` with labels ``y``; ``model`` is not changed.
 
@@ -109,7 +112,7 @@ def measure_gradients(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *,
                          shattered)
 
 
-def _loss_gradients(net: nn.Module, x: torch.Tensor,
+def _loss_gradients(net: ResNet, x: torch.Tensor,
                     y: torch.Tensor) -> tuple[float, list[LayerGradient], list[LayerGradient], float]:
     outputs: list[torch.Tensor] = []
     handles = [block.register_forward_hook(lambda _m, _i, out: outputs.append(out))
@@ -191,7 +194,7 @@ def _seeded_batch(bundle: Any, batch: int, seed: int, dev: torch.device) -> tupl
     return normalize(train.images[index], mean, std).to(dev), train.labels[index].to(dev)
 
 
-def _init_model(arch: str, num_classes: int, in_chans: int, seed: int) -> nn.Module:
+def _init_model(arch: str, num_classes: int, in_chans: int, seed: int) -> ResNet:
     """``arch`` with He initialisation drawn from ``seed``, without touching torch's global generator."""
     from .resnet import build_model
 

@@ -30,7 +30,8 @@ def turbo(values01: np.ndarray) -> np.ndarray:
     x = np.clip(np.asarray(values01, dtype=np.float64), 0.0, 1.0)
     powers = np.stack([x ** p for p in range(6)], axis=-1)
     rgb = np.clip(powers @ _TURBO.T, 0.0, 1.0)
-    return (rgb * 255.0).round().astype(np.uint8)
+    colours: np.ndarray = (rgb * 255.0).round().astype(np.uint8)
+    return colours
 
 
 def overlay(image: np.ndarray, cam: np.ndarray, alpha: float = 0.55) -> np.ndarray:
@@ -43,7 +44,8 @@ def overlay(image: np.ndarray, cam: np.ndarray, alpha: float = 0.55) -> np.ndarr
     heat = np.clip(cam.astype(np.float64), 0.0, 1.0)
     weight = (heat ** 0.7 * alpha)[..., None]
     rgb = image[..., :3].astype(np.float64) * (1 - weight) + turbo(heat).astype(np.float64) * weight
-    return rgb.round().clip(0, 255).astype(np.uint8)
+    blended: np.ndarray = rgb.round().clip(0, 255).astype(np.uint8)
+    return blended
 
 
 def enlarge(image: np.ndarray, min_side: int = MIN_SIDE) -> np.ndarray:
@@ -52,7 +54,7 @@ def enlarge(image: np.ndarray, min_side: int = MIN_SIDE) -> np.ndarray:
     return image if factor == 1 else np.repeat(np.repeat(image, factor, axis=0), factor, axis=1)
 
 
-def save_overlay(path: str | os.PathLike, image: np.ndarray, cam: np.ndarray, *,
+def save_overlay(path: str | os.PathLike[str], image: np.ndarray, cam: np.ndarray, *,
                  min_side: int = MIN_SIDE) -> Path:
     """Write ``cam`` over ``image`` (what the network saw) as a PNG at ``path``; returns the path.
 
@@ -61,12 +63,12 @@ def save_overlay(path: str | os.PathLike, image: np.ndarray, cam: np.ndarray, *,
     return _write_png(path, enlarge(overlay(image, cam), min_side))
 
 
-def save_image(path: str | os.PathLike, image: np.ndarray, *, min_side: int = MIN_SIDE) -> Path:
+def save_image(path: str | os.PathLike[str], image: np.ndarray, *, min_side: int = MIN_SIDE) -> Path:
     """Write an HxW or HxWx3 uint8 image as a PNG (enlarged like :func:`save_overlay`)."""
     return _write_png(path, enlarge(np.ascontiguousarray(image), min_side))
 
 
-def _write_png(path: str | os.PathLike, pixels: np.ndarray) -> Path:
+def _write_png(path: str | os.PathLike[str], pixels: np.ndarray) -> Path:
     buffer = io.BytesIO()
     Image.fromarray(pixels).save(buffer, format="PNG")
     return atomic_write_bytes(path, buffer.getvalue())

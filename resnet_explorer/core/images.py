@@ -16,6 +16,7 @@ import os
 import struct  # some decoders raise struct.error on mangled headers
 import warnings
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -36,7 +37,7 @@ WHITE = (255, 255, 255)
 BLACK = (0, 0, 0)
 BACKGROUND = WHITE  # transparent pixels are shown over white, as viewers do
 
-ImageSource = str | os.PathLike | bytes
+ImageSource = str | os.PathLike[str] | bytes
 
 
 def open_image(source: ImageSource, *, name: str | None = None, keep_alpha: bool = False) -> Image.Image:
@@ -66,7 +67,7 @@ def _decode(data: bytes, label: str) -> Image.Image:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data), formats=FORMATS)
+            image: Image.Image = Image.open(io.BytesIO(data), formats=FORMATS)
             image.seek(0)  # first frame of a GIF / multi-page TIFF
             _check_declared_bytes(image, label)
             _check_complete(image, data)
@@ -180,7 +181,8 @@ def _high_depth_to_l(image: Image.Image) -> Image.Image:
     """
     width, height = image.size
     out = np.zeros((height, width), dtype=np.uint8)
-    low, high = (float(v) for v in image.getextrema())
+    # One band here: (min, max). Pillow's return type also covers multi-band images, one pair per band.
+    low, high = (float(v) for v in cast("tuple[float, float]", image.getextrema()))
     if image.mode == "F":
         if not high > low:
             return Image.fromarray(out, mode="L")

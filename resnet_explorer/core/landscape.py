@@ -56,7 +56,8 @@ def filter_normalized_direction(model: nn.Module, generator: torch.Generator) ->
 
 def _filter_norms(t: torch.Tensor) -> torch.Tensor:
     """The norm of each output filter (each slice along dim 0)."""
-    return torch.linalg.vector_norm(t.flatten(1), dim=1)
+    norms: torch.Tensor = torch.linalg.vector_norm(t.flatten(1), dim=1)
+    return norms
 
 
 class WeightShift:
@@ -138,7 +139,8 @@ class Landscape:
 
 def _json_array(a: np.ndarray) -> Any:
     """Nested lists, with NaN and infinities (a diverged loss far from θ) as None: JSON has neither."""
-    return np.where(np.isfinite(a), a, None).tolist()
+    # np.where takes None (an object array results); numpy's stubs accept only array-likes there.
+    return np.where(np.isfinite(a), a, None).tolist()  # type: ignore[call-overload]
 
 
 def grid_coords(grid: int, span: float) -> np.ndarray:

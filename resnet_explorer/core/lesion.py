@@ -19,13 +19,14 @@ import math
 import threading
 from dataclasses import dataclass, field
 from itertools import combinations
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
 from . import limits, study_limits
 from .errors import UserInputError
 from .probe import lesioned_blocks
+from .resnet import ResNet
 from .studies import EvalSet, Measurement, ProgressFn, check_cancel, measure, report
 
 
@@ -117,9 +118,9 @@ def plan_deletions(names: list[str], draws: int, seed: int) -> list[list[tuple[s
 class _LesionRunner:
     """Evaluates sets of deleted blocks, each distinct set once, reporting progress."""
 
-    def __init__(self, target: EvalSet, total: int, batch_size: int, progress: ProgressFn | None,
+    def __init__(self, target: EvalSet, net: ResNet, total: int, batch_size: int, progress: ProgressFn | None,
                  cancel: threading.Event | None) -> None:
-        self.target, self.total, self.batch_size = target, total, batch_size
+        self.target, self.net, self.total, self.batch_size = target, net, total, batch_size
         self.progress, self.cancel = progress, cancel
         self.results: dict[frozenset[str], Measurement] = {}
 
@@ -127,7 +128,7 @@ class _LesionRunner:
         key = frozenset(names)
         if key not in self.results:
             check_cancel(self.cancel)
-            with lesioned_blocks(self.target.model, names):
+            with lesioned_blocks(self.net, names):
                 self.results[key] = measure(self.target, self.batch_size, self.cancel)
             report(self.progress, len(self.results), self.total)
         return self.results[key]
@@ -146,11 +147,13 @@ def lesion_study(target: EvalSet, *, draws: int = 5, seed: int = 0, batch_size: 
     model = target.model
     if not hasattr(model, "blocks"):
         raise UserInputError("a lesion study needs a ResNet or plain net of this project")
-    blocks = list(model.blocks())
+    # Duck-typed as checked just above (EvalSet.model is any nn.Module): what has blocks is used as a ResNet.
+    net = cast(ResNet, model)
+    blocks = list(net.blocks())
     deletable = [name for name, b in blocks if b.can_lesion]
     plan = plan_deletions(deletable, draws, seed)
     distinct = {frozenset(s) for sets in plan for s in sets} | {frozenset([n]) for n in deletable}
-    run = _LesionRunner(target, len(distinct), batch_size, progress, cancel)
+    run = _LesionRunner(target, net, len(distinct), batch_size, progress, cancel)
     base = run(())
     singles = [_single(name, block, run) for name, block in blocks]
     deletions = [DeletionPoint(k, tuple(run(s).error for s in sets)) for k, sets in enumerate(plan)]

@@ -34,6 +34,7 @@ the layout is a change to this module only.
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
@@ -41,7 +42,7 @@ import pickle
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, BinaryIO, NamedTuple
+from typing import Any, NamedTuple
 
 import torch
 
@@ -82,7 +83,7 @@ class ModelFile(NamedTuple):
 
 
 # ----- whole files -----------------------------------------------------------------------------------
-def read_model(path: str | os.PathLike) -> ModelFile:
+def read_model(path: str | os.PathLike[str]) -> ModelFile:
     """State dict and card of any weights file (see the module docstring), read safely.
 
     safetensors is recognised by its name or its content (an 8-byte length, then a JSON object), anything
@@ -104,7 +105,7 @@ def read_model(path: str | os.PathLike) -> ModelFile:
     return ModelFile(_normalise_state(state, path), card)
 
 
-def read_safetensors(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+def read_safetensors(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     """Tensors and raw header metadata of a safetensors file (any, not only a model file).
 
     Only a regular file of at most ``files.MAX_WEIGHTS_BYTES`` is opened. Its header is read and checked
@@ -117,7 +118,7 @@ def read_safetensors(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], 
         return _read_safetensors(f, size, path)
 
 
-def peek_card(path: str | os.PathLike) -> Any:
+def peek_card(path: str | os.PathLike[str]) -> Any:
     """The card of the model file at ``path`` as :func:`read_model` would take it, not validated.
 
     For listings: reads the safetensors header only (not the weights), falls back to the sidecar card
@@ -133,12 +134,12 @@ def peek_card(path: str | os.PathLike) -> Any:
     return _parse_embedded(embedded, path) if embedded is not None else _read_json(card_path(path))
 
 
-def card_path(path: str | os.PathLike) -> Path:
+def card_path(path: str | os.PathLike[str]) -> Path:
     """Where the sidecar card of the weights file ``path`` sits: ``NAME.json`` beside it."""
     return Path(path).with_suffix(CARD_SUFFIX)
 
 
-def read_sidecar_card(path: str | os.PathLike) -> dict[str, Any] | None:
+def read_sidecar_card(path: str | os.PathLike[str]) -> dict[str, Any] | None:
     """The validated sidecar card of the weights file ``path``, or ``None`` when there is none."""
     sidecar = card_path(path)
     card = _read_json(sidecar)
@@ -169,7 +170,7 @@ def _read_json(path: Path) -> Any:
         raise UserInputError(f"{path}: model card is unreadable ({exc})") from None
 
 
-def _is_safetensors(f: BinaryIO, path: Path) -> bool:
+def _is_safetensors(f: io.BufferedReader, path: Path) -> bool:
     """By name, else by content: a JSON object right after the 8-byte header length.
 
     The length itself is left to :func:`_read_header`, so the header has one cap and one message. Neither
@@ -183,7 +184,8 @@ def _is_safetensors(f: BinaryIO, path: Path) -> bool:
 
 
 # ----- safetensors -----------------------------------------------------------------------------------
-def _read_safetensors(f: BinaryIO, size: int, path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+def _read_safetensors(f: io.BufferedReader, size: int,
+                      path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     header, start = _read_header(f, size, path)
     index = _tensor_index(header, size - start, path)
     tensors = {name: _read_tensor(f, start, entry, path) for name, entry in index.items()}
@@ -206,7 +208,7 @@ def _refuse_other_formats(data: bytes, path: Path) -> None:
             raise UserInputError(f"{path} is {what}")
 
 
-def _read_header(f: BinaryIO, size: int, path: Path) -> tuple[dict[str, Any], int]:
+def _read_header(f: io.BufferedReader, size: int, path: Path) -> tuple[dict[str, Any], int]:
     """The JSON header of the safetensors file open as ``f`` (``size`` bytes), and where its data starts.
 
     The format is documented: an 8-byte little-endian length, then that many bytes of JSON.
@@ -272,11 +274,11 @@ def _entry(name: str, info: Any, path: Path) -> _Entry:
     return _Entry(dtype, shape, begin, end)
 
 
-def _read_tensor(f: BinaryIO, start: int, entry: _Entry, path: Path) -> torch.Tensor:
+def _read_tensor(f: io.BufferedReader, start: int, entry: _Entry, path: Path) -> torch.Tensor:
     """One tensor, read straight from the file into its own (aligned) buffer."""
     buffer = torch.empty(entry.end - entry.begin, dtype=torch.uint8)
     f.seek(start + entry.begin)
-    view, done = memoryview(buffer.numpy()), 0
+    view, done = buffer.numpy().data, 0
     while done < len(view):
         got = f.readinto(view[done:])
         if not got:
@@ -293,13 +295,13 @@ def _metadata(header: dict[str, Any], path: Path) -> dict[str, str]:
 
 
 # ----- pickles ---------------------------------------------------------------------------------------
-def _read_pickle(f: BinaryIO, size: int, path: Path) -> Any:
+def _read_pickle(f: io.BufferedReader, size: int, path: Path) -> Any:
     _check_archive(f, size, path)
     f.seek(0)
     return _torch_load(f, path)
 
 
-def _check_archive(f: BinaryIO, size: int, path: Path) -> None:
+def _check_archive(f: io.BufferedReader, size: int, path: Path) -> None:
     """Refuse a zip ``.pth`` whose members would unpack to too much, before torch.load inflates them.
 
     torch.save stores its members uncompressed, so a real checkpoint unpacks to about its own size; a
@@ -322,7 +324,7 @@ def _check_archive(f: BinaryIO, size: int, path: Path) -> None:
                              f"disk (at most {format_bytes(limit)}); refusing to load it (a zip bomb?)")
 
 
-def _torch_load(f: BinaryIO, path: Path) -> Any:
+def _torch_load(f: io.BufferedReader, path: Path) -> Any:
     try:
         # weights_only=True: the unpickler accepts tensors and plain containers only, so a crafted
         # file cannot run code. There is deliberately no fallback to the unsafe loader.
@@ -360,5 +362,5 @@ def _normalise_state(obj: Any, path: Path) -> dict[str, torch.Tensor]:
     return state
 
 
-def _all_tensors(obj: Mapping) -> bool:
+def _all_tensors(obj: Mapping[Any, object]) -> bool:
     return all(isinstance(v, torch.Tensor) for v in obj.values())

@@ -21,11 +21,15 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from resnet_explorer.core.errors import ExplorerError
 from resnet_explorer.core.files import MAX_TABLE_BYTES, read_file_text
+
+if TYPE_CHECKING:
+    from PIL import ImageDraw, ImageFont
 
 # Name of the recorded run the Train tab shows with "Show recorded run".
 DEFAULT_RUN = "figure6"
@@ -296,7 +300,7 @@ def _error_ceiling(curves: Iterable[Curves]) -> float:
     return float(min(100.0, max(10.0, math.ceil(top / 10.0) * 10.0)))
 
 
-def _font(size: int):
+def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     from PIL import ImageFont
 
     try:
@@ -305,7 +309,8 @@ def _font(size: int):
         return ImageFont.load_default()
 
 
-def _draw_panel(draw, box: tuple[int, int, int, int], title: str, curves: list[Curves], y_max: float) -> None:
+def _draw_panel(draw: ImageDraw.ImageDraw, box: tuple[int, int, int, int], title: str, curves: list[Curves],
+                y_max: float) -> None:
     """One Fig. 6 panel: axes, grid, labels, curves and legend inside ``box``."""
     left, top, right, bottom = box
     plot = (left + 70, top + 40, right - 20, bottom - 55)
@@ -327,7 +332,8 @@ def _draw_panel(draw, box: tuple[int, int, int, int], title: str, curves: list[C
     _draw_legend(draw, plot, curves)
 
 
-def _draw_axes(draw, plot: tuple[int, int, int, int], x_max: float, y_max: float, x_label: str) -> None:
+def _draw_axes(draw: ImageDraw.ImageDraw, plot: tuple[int, int, int, int], x_max: float, y_max: float,
+               x_label: str) -> None:
     x0, y0, x1, y1 = plot
     small = _font(13)
     for k in range(0, 6):
@@ -346,7 +352,7 @@ def _tick(value: float) -> str:
     return f"{value:.0f}" if value >= 10 or value == int(value) else f"{value:.1f}"
 
 
-def _draw_legend(draw, plot: tuple[int, int, int, int], curves: list[Curves]) -> None:
+def _draw_legend(draw: ImageDraw.ImageDraw, plot: tuple[int, int, int, int], curves: list[Curves]) -> None:
     """Model names with their colour, plus the thin/bold key, in the top-right corner."""
     font = _font(13)
     x, y = plot[2] - 170, plot[1] + 10

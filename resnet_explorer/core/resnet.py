@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -108,9 +108,24 @@ class ResidualBlockBase(nn.Module):
     def branch(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    @property
+    def last_bn(self) -> nn.BatchNorm2d:  # pragma: no cover - abstract
+        """The branch's last BN (zero-initialised by ``zero_init_residual``)."""
+        raise NotImplementedError
+
+    def bn_after_3x3(self) -> list[tuple[str, nn.BatchNorm2d]]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def spec(self) -> str:  # pragma: no cover - abstract
+        """The block as Table 1 writes it, e.g. ``[3x3,64; 3x3,64]``."""
+        raise NotImplementedError
+
     def shortcut(self, x: torch.Tensor) -> torch.Tensor:
         """The shortcut path: identity, zero-padding (A) or projection (B/C)."""
-        return x if self.downsample is None else self.downsample(x)
+        if self.downsample is None:
+            return x
+        out: torch.Tensor = self.downsample(x)
+        return out
 
     @property
     def can_lesion(self) -> bool:
@@ -122,12 +137,15 @@ class ResidualBlockBase(nn.Module):
         return self.stride == 1 and self.in_planes == self.out_planes
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor
         if self.lesioned:
-            return self.relu(self.shortcut_out(self.shortcut(x)))
+            out = self.relu(self.shortcut_out(self.shortcut(x)))
+            return out
         out = self.branch_out(self.branch(x))
         if self.residual:
             out = out + self.shortcut_out(self.shortcut(x))
-        return self.relu(out)
+        out = self.relu(out)
+        return out
 
 
 class BasicBlock(ResidualBlockBase):
@@ -152,8 +170,9 @@ class BasicBlock(ResidualBlockBase):
         self.bn2 = nn.BatchNorm2d(planes)
 
     def branch(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.relu(self.bn1(self.conv1(x)))
-        return self.bn2(self.conv2(out))
+        out: torch.Tensor = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return out
 
     @property
     def last_bn(self) -> nn.BatchNorm2d:
@@ -197,9 +216,10 @@ class Bottleneck(ResidualBlockBase):
         self.bn3 = nn.BatchNorm2d(self.out_planes)
 
     def branch(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.relu(self.bn1(self.conv1(x)))
+        out: torch.Tensor = self.relu(self.bn1(self.conv1(x)))
         out = self.relu(self.bn2(self.conv2(out)))
-        return self.bn3(self.conv3(out))
+        out = self.bn3(self.conv3(out))
+        return out
 
     @property
     def last_bn(self) -> nn.BatchNorm2d:
@@ -218,7 +238,7 @@ class ArchSpec:
     """What distinguishes one named architecture from another."""
 
     family: Literal["imagenet", "cifar"]
-    block: type[ResidualBlockBase]
+    block: type[BasicBlock] | type[Bottleneck]
     layers: tuple[int, ...]
     residual: bool
     widths: tuple[int, ...] = field(default=(64, 128, 256, 512))
@@ -231,7 +251,7 @@ class ArchSpec:
 
 def _arch_table() -> dict[str, ArchSpec]:
     table: dict[str, ArchSpec] = {}
-    imagenet = {
+    imagenet: dict[int, tuple[type[BasicBlock] | type[Bottleneck], tuple[int, ...]]] = {
         18: (BasicBlock, (2, 2, 2, 2)),
         34: (BasicBlock, (3, 4, 6, 3)),
         50: (Bottleneck, (3, 4, 6, 3)),
@@ -278,7 +298,7 @@ class ResNet(nn.Module):
         self.spec = spec
         self.family = spec.family
         self.residual = spec.residual
-        self.config = {
+        self.config: dict[str, Any] = {
             "arch": arch, "num_classes": num_classes, "in_chans": in_chans,
             "shortcut": shortcut, "variant": variant, "zero_init_residual": zero_init_residual,
         }
@@ -311,11 +331,13 @@ class ResNet(nn.Module):
 
     @staticmethod
     def _make_stage(
-        block: type[ResidualBlockBase], in_planes: int, planes: int, count: int, stride: int, **kw: object
+        block: type[BasicBlock] | type[Bottleneck], in_planes: int, planes: int, count: int, stride: int, *,
+        shortcut: ShortcutOption, residual: bool, variant: BottleneckVariant,
     ) -> tuple[nn.Sequential, int]:
-        blocks = []
+        blocks: list[ResidualBlockBase] = []
         for j in range(count):
-            b = block(in_planes, planes, stride if j == 0 else 1, **kw)  # type: ignore[call-arg]
+            b = block(in_planes, planes, stride if j == 0 else 1,
+                      shortcut=shortcut, residual=residual, variant=variant)
             blocks.append(b)
             in_planes = b.out_planes
         return nn.Sequential(*blocks), in_planes
@@ -357,7 +379,8 @@ class ResNet(nn.Module):
 
     # ----- forward ---------------------------------------------------------------------------------
     def forward_stem(self, x: torch.Tensor) -> torch.Tensor:
-        return self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        out: torch.Tensor = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        return out
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """The last stage's feature map (before pooling)."""
@@ -369,7 +392,10 @@ class ResNet(nn.Module):
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
         """Global average pool and the classifier; ``pre_logits`` stops before the fc."""
         x = torch.flatten(self.avgpool(x), 1)
-        return x if pre_logits else self.fc(x)
+        if pre_logits:
+            return x
+        logits: torch.Tensor = self.fc(x)
+        return logits
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_head(self.forward_features(x))

@@ -99,7 +99,7 @@ def read_config(out: Path) -> dict[str, Any] | None:
     text = read_file_text(path, MAX_CARD_BYTES, noun="a run's config.json")
     try:
         doc = json.loads(text)
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         raise UserInputError(f"{path} is not valid JSON ({exc.msg} at line {exc.lineno})") from None
     if not isinstance(doc, dict):
         raise UserInputError(f"{path} is not a run's settings (a JSON object was expected)")

@@ -84,7 +84,8 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float:
 # ----- re-initialisation ------------------------------------------------------------------------------
 def randomisation_steps(model: ResNet) -> list[tuple[str, list[nn.Module]]]:
     """The cascade, head first: ("fc", [fc]), ("layer4", [...]), ..., ("stem", [conv1, bn1])."""
-    stages = [(name, [stage]) for name, stage in reversed(model.stages.items())]
+    stages: list[tuple[str, list[nn.Module]]] = [(name, [stage])
+                                                 for name, stage in reversed(model.stages.items())]
     return [("fc", [model.fc]), *stages, ("stem", [model.conv1, model.bn1])]
 
 
@@ -227,11 +228,13 @@ def sanity_check(loaded: LoadedModel, image: Any, *, methods: Sequence[str] = DE
         if modules:
             _reinitialise_on_cpu(modules, generator)
             layers = (*layers, name)
-        maps, top1 = {}, -1
+        maps: dict[str, np.ndarray] = {}
+        top1 = -1
         for method in chosen:
             check_cancel(cancel)
             a = analyze(work, x, top_k=1, cam=method, cam_class=cam_class, cam_stage=stage,
                         feature_maps=False, measures=False, cancel=cancel)
+            assert a.cam is not None  # a CAM method was asked for, so there is a map
             maps[method], top1 = a.cam, a.top_k[0].index
             done += 1
             report(progress, done, total)

@@ -56,7 +56,7 @@ def value_problems(expected: Mapping[str, torch.Tensor], given: Mapping[str, tor
 
 
 def check_state(expected: Mapping[str, torch.Tensor], given: Mapping[str, torch.Tensor],
-                path: str | os.PathLike, arch: str) -> None:
+                path: str | os.PathLike[str], arch: str) -> None:
     """Raise :class:`UserInputError` (one line) unless ``given`` fits a net whose state is ``expected``."""
     fit = fit_problems(expected, given)
     if fit:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -45,7 +45,8 @@ class EvalSet:
 
     @property
     def num_classes(self) -> int:
-        return int(self.model.fc.out_features)
+        # nn.Module.__getattr__ is typed Tensor | Module: torch cannot know that fc is a Linear.
+        return int(cast(nn.Linear, self.model.fc).out_features)
 
     @property
     def arch(self) -> str:

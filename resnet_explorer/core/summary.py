@@ -6,7 +6,9 @@ MACs are counted by running the model under ``torch.utils.flop_counter.FlopCount
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import torch
 from torch import nn
@@ -37,9 +39,9 @@ class ModelSummary:
     params: int
     macs: int
     stages: list[StageRow]
-    config: dict
+    config: dict[str, Any]
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["gmacs"] = round(self.macs / 1e9, 4)
         return d
@@ -50,9 +52,10 @@ def count_params(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
-def count_macs(fn, *args: torch.Tensor) -> int:
+def count_macs(fn: Callable[..., object], *args: torch.Tensor) -> int:
     """Multiply-accumulates of ``fn(*args)``, counted by running it (FLOPs / 2)."""
-    with FlopCounterMode(display=False) as counter:
+    counter = FlopCounterMode(display=False)  # not `with ... as counter`: its __enter__ is unannotated
+    with counter:
         fn(*args)
     return counter.get_total_flops() // 2
 
@@ -84,7 +87,7 @@ def summarize(model: ResNet, input_size: tuple[int, int, int] | None = None) -> 
         for i, (name, stage) in enumerate(model.stages.items()):
             macs = count_macs(stage, x)
             x = stage(x)
-            first = stage[0]
+            first = model.block(f"{name}.0")
             paper = PAPER_STAGE_NAMES.get(name, name) if model.family == "imagenet" else f"conv{i + 2}_x"
             rows.append(StageRow(name, paper, tuple(x.shape[1:]), f"{first.spec()} x{len(stage)}",
                                  len(stage), count_params(stage), macs))
@@ -96,7 +99,8 @@ def summarize(model: ResNet, input_size: tuple[int, int, int] | None = None) -> 
         total_macs = count_macs(model, torch.zeros(1, *input_size, device=x.device))
     finally:
         model.train(was_training)
-    return ModelSummary(model.arch, tuple(input_size), count_params(model), total_macs, rows,
+    # (*input_size,): a tuple also when a list was passed, and still typed as three ints
+    return ModelSummary(model.arch, (*input_size,), count_params(model), total_macs, rows,
                         dict(model.config))
 
 

@@ -30,9 +30,12 @@ import threading
 import time
 from collections.abc import Iterator
 from copy import deepcopy
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import ExplorerError
+
+if TYPE_CHECKING:
+    from multiprocessing.queues import Queue
 
 # How often the parent checks that the child is still alive while no event arrives (s).
 POLL_S = 0.25
@@ -125,10 +128,12 @@ class ProcessRun:
         finally:
             self._shutdown(events, graceful=finished)
 
-    def _start(self) -> Any:
-        events = self._ctx.Queue()
+    def _start(self) -> Queue[tuple[str, Any]]:
+        events: Queue[tuple[str, Any]] = self._ctx.Queue()
         control, child_end = self._ctx.Pipe()
-        process = self._ctx.Process(target=child_main, args=(self.config, events, child_end),
+        # typeshed types get_context(str) as BaseContext, which has no Process; every context it returns has.
+        process = self._ctx.Process(target=child_main,  # type: ignore[attr-defined]
+                                    args=(self.config, events, child_end),
                                     name="resnet-explorer-training", daemon=True)
         process.start()
         child_end.close()  # the child holds its end: when it exits, our recv side sees EOF
@@ -139,7 +144,7 @@ class ProcessRun:
             self._send(name)
         return events
 
-    def _next_message(self, events: Any) -> tuple[str, Any]:
+    def _next_message(self, events: Queue[tuple[str, Any]]) -> tuple[str, Any]:
         while True:
             try:
                 return events.get(timeout=POLL_S)
@@ -147,7 +152,7 @@ class ProcessRun:
                 if not self._process.is_alive():
                     return self._last_words(events)
 
-    def _last_words(self, events: Any) -> tuple[str, Any]:
+    def _last_words(self, events: Queue[tuple[str, Any]]) -> tuple[str, Any]:
         """The child is gone: take what it sent just before, or say that it died."""
         try:
             return events.get(timeout=1.0)

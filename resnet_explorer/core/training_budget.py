@@ -80,7 +80,7 @@ def budget_differences(a: dict[str, Any] | None, b: dict[str, Any] | None) -> li
 
 def settings_differ(old: Any, new: Any) -> bool:
     """Whether two values of one setting differ, a JSON list and a tuple counting as the same sequence."""
-    def plain(v: Any) -> Any:
+    def plain(v: Any) -> object:
         return tuple(v) if isinstance(v, list) else v
 
     return plain(old) != plain(new)

@@ -116,7 +116,7 @@ class TrainConfig:
                 raise UserInputError(message)
 
 
-def load_run_config(out: str | os.PathLike) -> TrainConfig:
+def load_run_config(out: str | os.PathLike[str]) -> TrainConfig:
     """The :class:`TrainConfig` a run directory was started with (its ``config.json``)."""
     doc = run_dir.read_config(Path(out))
     if doc is None:

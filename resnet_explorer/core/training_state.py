@@ -16,7 +16,7 @@ import io
 import json
 import random
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -64,7 +64,10 @@ def unflatten(obj: Any, tensors: dict[str, torch.Tensor]) -> Any:
 def capture_rng() -> tuple[dict[str, Any], torch.Tensor]:
     """Python and numpy RNG states (JSON-able) and torch's CPU RNG state (a tensor)."""
     version, internal, gauss = random.getstate()
-    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    # numpy's stubs type the argument-less call as the dict form (legacy=False), but the default is
+    # legacy=True: this tuple, for the global MT19937 generator.
+    state = cast("tuple[str, np.ndarray, int, int, float]", np.random.get_state())
+    kind, keys, pos, has_gauss, cached = state
     doc = {"python": [version, list(internal), gauss],
            "numpy": [kind, keys.tolist(), int(pos), int(has_gauss), float(cached)]}
     return doc, torch.get_rng_state()

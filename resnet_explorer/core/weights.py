@@ -133,7 +133,7 @@ def expected_hash_prefix(filename: str) -> str | None:
     return match.group(1) if match else None
 
 
-def download(url: str, dest: str | os.PathLike, *, progress: ProgressFn | None = None,
+def download(url: str, dest: str | os.PathLike[str], *, progress: ProgressFn | None = None,
              cancel: threading.Event | None = None, timeout: float = DEFAULT_TIMEOUT_S,
              check_hash: bool = True) -> Path:
     """Download ``url`` to ``dest`` atomically, verifying the hash prefix in ``dest``'s name.
@@ -144,6 +144,7 @@ def download(url: str, dest: str | os.PathLike, *, progress: ProgressFn | None =
     Raises :class:`DownloadCancelled` or :class:`DownloadError`; either way no file is left behind.
     """
     dest = Path(dest)
+    tmp_name: str | None
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".partial", dir=dest.parent)
@@ -212,7 +213,8 @@ def _stream(url: str, out: Any, *, progress: ProgressFn | None, cancel: threadin
 _BLOCK_KEY = re.compile(r"^layer(\d+)\.(\d+)\.")
 
 
-def infer_config(state: Mapping[str, torch.Tensor], path: str | os.PathLike = "weights") -> dict[str, Any]:
+def infer_config(state: Mapping[str, torch.Tensor],
+                 path: str | os.PathLike[str] = "weights") -> dict[str, Any]:
     """``build_model`` options (arch, num_classes, in_chans, shortcut) read off a bare state dict.
 
     The family comes from the stem's kernel (7x7 ImageNet, 3x3 CIFAR), depth from the blocks per stage,

@@ -111,14 +111,17 @@ class Preprocessing:
         side = self.resize or min(height, width)
         if min(image.size) != side:
             image = TF.resize(image, side, interpolation=TF.InterpolationMode.BILINEAR, antialias=True)
-        return TF.center_crop(image, [self.crop, self.crop] if self.crop else [height, width])
+        # torchvision has no type information: say what its functions return.
+        cropped: Image.Image = TF.center_crop(image, [self.crop, self.crop] if self.crop else [height, width])
+        return cropped
 
     def to_tensor(self, image: Image.Image) -> torch.Tensor:
         """A geometry-prepared PIL image -> normalised float (C,H,W), as torchvision does it."""
         import torchvision.transforms.functional as TF
 
         tensor = TF.convert_image_dtype(TF.pil_to_tensor(image), torch.float)
-        return TF.normalize(tensor, list(self.mean), list(self.std))
+        normalised: torch.Tensor = TF.normalize(tensor, list(self.mean), list(self.std))
+        return normalised
 
     def __call__(self, image: Image.Image) -> torch.Tensor:
         return self.to_tensor(self.geometry(image))
@@ -155,7 +158,8 @@ class Preprocessing:
 
 def as_rgb_array(image: Image.Image) -> np.ndarray:
     """A PIL RGB or L image as HxWx3 uint8."""
-    return np.asarray(image.convert("RGB"), dtype=np.uint8).copy()
+    pixels: np.ndarray = np.asarray(image.convert("RGB"), dtype=np.uint8).copy()
+    return pixels
 
 
 def _opt_int(value: Any) -> int | None:
@@ -337,7 +341,7 @@ def availability_hint() -> str:
 
 
 # ----- loading ---------------------------------------------------------------------------------------
-def load_model(id_or_path: str | os.PathLike, device: str | torch.device = "auto", *,
+def load_model(id_or_path: str | os.PathLike[str], device: str | torch.device = "auto", *,
                progress: W.ProgressFn | None = None, cancel: threading.Event | None = None,
                arch: str | None = None) -> LoadedModel:
     """Load a model id (bundled or torchvision, downloading if needed) or a weights file.
@@ -433,7 +437,7 @@ def _shape_options(state: Mapping[str, torch.Tensor]) -> dict[str, Any]:
 
 
 def build_checked(arch: str, config: Mapping[str, Any], state: Mapping[str, torch.Tensor],
-                  path: str | os.PathLike) -> ResNet:
+                  path: str | os.PathLike[str]) -> ResNet:
     """Build ``arch`` with ``config``'s options and load ``state`` strictly, explaining any mismatch.
 
     ``config``: a card's ``model`` entry (num_classes, in_chans, shortcut, variant; absent or None ones
