@@ -226,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     from resnet_explorer.gui import i18n
     from resnet_explorer.gui.app import application, pause, wait_until_settled
     from resnet_explorer.gui.main_window import MainWindow
-    from resnet_explorer.gui.workers import worker_threads
+    from resnet_explorer.gui.workers import thread_budget
 
     app = application()  # noqa: F841 - must outlive the window
     i18n.set_language("en")
@@ -240,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     loaded = window.explorer.loaded
     info = window.explorer.info
     # The reference runs in this (GUI) thread: give it the threads the analysis worker has.
-    torch.set_num_threads(worker_threads())
+    torch.set_num_threads(thread_budget())
 
     def reference(path: Path) -> float:
         start = time.perf_counter()
@@ -285,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
     figure = ratio_figure(
         key, f"drop-to-result in the GUI, {info.arch} (decode, analyse, draw what is shown)",
         "the bare analyze() call", ms, ref_ms, unit="ms", goal=GOAL, model=args.model or info.model_id,
-        arch=info.arch, images=[p.name for p in images], threads=worker_threads(),
+        arch=info.arch, images=[p.name for p in images], threads=thread_budget(),
         platform=os.environ.get("QT_QPA_PLATFORM", ""), worker_analyze_ms=round(med["analyze"], 2),
         views_updated_ms=round(med["views"], 2), painted_after_views_ms=round(med["total"] - med["views"], 2),
         repaints_per_drop=statistics.median(o["repaints"] for o in ours))
@@ -293,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     print(f"cores available: {cores}; model {figure.notes['model']} ({info.arch}), images "
           f"{images[0].name} / {images[1].name} alternating; {args.rounds} rounds after {args.warmup} "
-          f"warm-up; {worker_threads()} torch thread(s) in the worker and the reference")
+          f"warm-up; {thread_budget()} torch thread(s) in the worker and the reference")
     print(f"drop-to-result (GUI)   per round {', '.join(f'{v:.1f}' for v in ms)} ms   median "
           f"{statistics.median(ms):.1f} ms")
     print(f"  of which: analyze() in the worker {med['analyze']:.1f} ms; every view updated at "

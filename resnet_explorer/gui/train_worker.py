@@ -15,7 +15,6 @@ way and a ``Signal(object)`` passing a reference shares nothing mutable with the
 from __future__ import annotations
 
 import logging
-import math
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -23,22 +22,13 @@ from typing import Any
 
 from PySide6.QtCore import Signal
 
-from resnet_explorer.gui.workers import Worker, error_line, report_failure, thread_budget
+from resnet_explorer.gui.workers import Worker, report_failure, thread_budget
 
 log = logging.getLogger(__name__)
 
 # Iteration updates are merged into at most this many signals per second (DESIGN.md: 10-30/s).
 MAX_UPDATES_PER_S = 20.0
 
-
-def ui_thread_budget() -> int:
-    """Threads torch may use for training: :func:`~resnet_explorer.gui.workers.thread_budget`."""
-    return thread_budget()
-
-
-def friendly_error(exc: BaseException) -> str:
-    """One clear line for the Train tab: :func:`~resnet_explorer.gui.workers.error_line`, training wording."""
-    return error_line(exc, training=True)
 
 
 class TrainWorker(Worker):
@@ -201,12 +191,3 @@ class TrainWorker(Worker):
             if self._paused:
                 run.pause()
         return run
-
-
-def finite(value: Any) -> float | None:
-    """``value`` as a float when it is a finite number, else ``None``."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None

@@ -73,10 +73,6 @@ def thread_budget() -> int:
     return max(1, cores - 1)
 
 
-def worker_threads() -> int:
-    """The former name of :func:`thread_budget` (``bench/bench_gui_latency.py`` still imports it)."""
-    return thread_budget()
-
 
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()

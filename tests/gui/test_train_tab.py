@@ -18,13 +18,13 @@ import pytestqt  # noqa: F401 - a declared test dependency (the qtbot fixture): 
 
 from resnet_explorer.core.engine import EpochEvent, IterationEvent, RunFinished, RunStarted
 from resnet_explorer.core.recorded_runs import read_metrics_csv
-from resnet_explorer.gui import train_worker
 from resnet_explorer.gui.views import train as train_views
 from resnet_explorer.gui.views.train import form, session
 from resnet_explorer.gui.views.train import plots as train_plots
 from resnet_explorer.gui.views.train.plots import BinnedSeries
 from resnet_explorer.gui.views.train.progress import RunProgress, evaluation_weight
 from resnet_explorer.gui.views.train.tab import TrainTab
+from resnet_explorer.gui.workers import error_line
 
 ROOT = Path(__file__).resolve().parents[2]
 LONG = 60_000  # ms: generous bounds for a shared, slow CI machine; never asserted as durations
@@ -319,8 +319,8 @@ def test_binned_series_stays_bounded_and_keeps_the_mean():
 
 
 def test_friendly_error_maps_disk_full_and_unknown_errors():
-    assert "disk is full" in train_worker.friendly_error(OSError(errno.ENOSPC, "No space left"))
-    message = train_worker.friendly_error(RuntimeError("boom\nwith a second line"))
+    assert "disk is full" in error_line(OSError(errno.ENOSPC, "No space left"), training=True)
+    message = error_line(RuntimeError("boom\nwith a second line"), training=True)
     assert message.endswith("boom")
 
 
