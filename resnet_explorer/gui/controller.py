@@ -32,6 +32,7 @@ class Explorer(QObject):
     model_loaded = Signal(object)  # ModelInfo
     load_failed = Signal(str)  # model id; the previous model (if any) stays
     download_progress = Signal(int, int)  # bytes done, total (0 if unknown)
+    analysis_progress = Signal(int, int)  # batches of a slow CAM (Score-CAM, occlusion) done, total
     images_changed = Signal()
     samples_ready = Signal(list)  # OpenedImage of each bundled sample
     image_selected = Signal(object)  # OpenedImage | None
@@ -220,6 +221,7 @@ class Explorer(QObject):
         runner.submit("analyze", jobs.analyze_job, self.loaded, self.current, inference=False, model_key=key,
                       gradcam_class=self.gradcam_class, lesion=self.lesion, convert=convert,
                       cam=self.cam_method, cam_stage=self.cam_stage, cancellable=True,
+                      wants_progress=True, on_progress=self.analysis_progress.emit,
                       on_result=self._on_analyzed, on_error=self._report_error)
         if self.lesion and not self._answers(self.intact, self.info, self.current):
             runner.submit("intact", jobs.analyze_job, self.loaded, self.current, inference=False,

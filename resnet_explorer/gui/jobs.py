@@ -215,14 +215,16 @@ def _np(value: Any) -> np.ndarray:
 def analyze_job(loaded: Any, opened: OpenedImage, *, model_key: str = "", gradcam_class: int | None = None,
                 lesion: tuple[str, ...] = (), feature_maps: bool = True, gradcam: bool = True,
                 top_k: int = 5, convert: bool = False, cam: str = "gradcam", cam_stage: str | None = None,
-                cancel: threading.Event | None = None) -> AnalysisResult:
+                cancel: threading.Event | None = None,
+                progress: Callable[[int, int], None] | None = None) -> AnalysisResult:
     """Run the core's ``analyze`` on one image and detach everything the views show.
 
     ``model_key`` names the model as the GUI asked for it (so a result can be matched to its model).
     ``convert``: analyse the image made like the model's training pictures (``Domain.convert``), where
     the model's domain has such a conversion (Fashion-MNIST, MNIST); the original otherwise.
     ``cam``/``cam_stage``: the class activation map's method and stage (``gradcam=False``: no map);
-    ``cancel`` stops Score-CAM and occlusion between batches (``StudyCancelled``).
+    ``cancel`` stops Score-CAM and occlusion between batches (``StudyCancelled``); ``progress(done, total)``
+    reports their batches (the other methods are one backward pass and report nothing).
     """
     from resnet_explorer.core.probe import analyze
 
@@ -234,7 +236,7 @@ def analyze_job(loaded: Any, opened: OpenedImage, *, model_key: str = "", gradca
     method = cam if gradcam else None
     a = analyze(loaded, image, top_k=top_k, gradcam=gradcam, cam=method, gradcam_class=gradcam_class,
                 cam_stage=None if method is None or method == "occlusion" else cam_stage,
-                lesion=tuple(lesion), feature_maps=feature_maps, cancel=cancel)
+                lesion=tuple(lesion), feature_maps=feature_maps, cancel=cancel, progress=progress)
     layer = getattr(a, "cam_layer", None)
     elapsed = float(getattr(a, "elapsed_s", 0.0) or (time.perf_counter() - start))
     return AnalysisResult(

@@ -83,9 +83,13 @@ def test_method_and_layer_reanalyse_and_the_caption_names_the_hook(qtbot, window
     wait_for_cam(qtbot, window, "layercam", "stem")
     assert "stem" in predict.cam_hook.text() and "28x28 map" in predict.cam_hook.text()
 
-    # The slow methods run in the worker like the others; occlusion has no layer.
+    # The slow methods run in the worker like the others, reporting their batches; occlusion has no layer.
+    reports: list[tuple[int, int]] = []
+    window.explorer.analysis_progress.connect(lambda done, total: reports.append((done, total)))
     pick(predict.cam_method, "scorecam")
     wait_for_cam(qtbot, window, "scorecam", "stem")
+    qtbot.waitUntil(lambda: bool(reports) and reports[-1][0] == reports[-1][1], timeout=WAIT)
+    assert all(0 <= done <= total for done, total in reports)
     pick(predict.cam_method, "occlusion")
     wait_for_cam(qtbot, window, "occlusion", "input")
     assert window.explorer.analysis.cam_layer == "input"
