@@ -120,7 +120,7 @@ def test_the_note_is_translated(qtbot, window, light_photo):
     analysed(qtbot, window, light_photo)
     qtbot.waitUntil(lambda: window.predict.domain_note.isVisible(), timeout=WAIT)
     try:
-        window.language_actions["ko"].trigger()
+        window.menus.language_actions["ko"].trigger()
         note = window.predict.domain_note
         assert note.text.text().startswith("이 사진은")
         assert note.reason_texts() == [i18n.tr(MESSAGES["light-background"]).format(
@@ -128,5 +128,5 @@ def test_the_note_is_translated(qtbot, window, light_photo):
         assert note.convert_button.text() == "Fashion-MNIST처럼 변환"
         assert window.predict.domain_label.text().startswith("학습한 사진: 의류 클래스 10개")
     finally:
-        window.language_actions["en"].trigger()
+        window.menus.language_actions["en"].trigger()
     assert window.predict.domain_note.convert_button.text() == "Convert like Fashion-MNIST"

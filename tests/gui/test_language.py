@@ -59,29 +59,29 @@ def test_switch_to_korean_and_back_without_restart(qtbot, window, images):
     tab_texts = [window.tabs.tabText(i) for i in range(window.tabs.count())]
     assert tab_texts[:5] == ["Predict", "Feature maps", "Residuals", "Lesion study", "Architecture"]
 
-    window.language_actions["ko"].trigger()
+    window.menus.language_actions["ko"].trigger()
     assert i18n.current_language() == "ko"
     assert window.tabs.tabText(0) == "예측"
     assert window.tabs.tabText(3) == "블록 삭제 실험"
     assert window.tabs.tabText(4) == "구조"
     assert window.lesion_study.compute.text() == "계산"
     assert window.predict.top_box.title() == "상위 5개 예측"
-    assert window.file_menu.title() == "파일(&F)"
-    assert window.status_device.text().startswith("장치:")
+    assert window.menus.file_menu.title() == "파일(&F)"
+    assert window.status.device_label.text().startswith("장치:")
     assert "잔차" in window.help.text.toPlainText()
     assert window.residuals.lesion.restore.text() == "모든 블록 다시 켜기"
-    assert window.language_actions["ko"].isChecked()
+    assert window.menus.language_actions["ko"].isChecked()
     # The Fashion-MNIST classes are named in Korean too (the bundled model's top-5).
     korean = [name for _, name, _ in window.predict.bars.rows()]
     assert korean == [i18n.tr(name) for name in english_top5]
     assert not set(korean) & set(english_top5) and all(name.strip() for name in korean)
 
-    window.language_actions["en"].trigger()
+    window.menus.language_actions["en"].trigger()
     assert [name for _, name, _ in window.predict.bars.rows()] == english_top5
     assert window.tabs.tabText(0) == "Predict"
     assert window.predict.top_box.title() == "Top-5 predictions"
     assert "residual learning" in window.help.text.toPlainText()
-    assert window.status_device.text().startswith("Device:")
+    assert window.status.device_label.text().startswith("Device:")
 
 
 def test_system_locale_chooses_the_language(monkeypatch):

@@ -58,9 +58,9 @@ def test_the_tab_is_registered_with_a_shortcut(window):
     from resnet_explorer.gui.main_window import TABS
 
     assert "lesion" in TABS and "lesion" in TAB_CHOICES
-    window.tab_actions["lesion"].trigger()
+    window.menus.tab_actions["lesion"].trigger()
     assert window.current_tab() == "lesion"
-    assert window.tab_actions["lesion"].shortcut().toString() == f"Ctrl+{TABS.index('lesion') + 1}"
+    assert window.menus.tab_actions["lesion"].shortcut().toString() == f"Ctrl+{TABS.index('lesion') + 1}"
 
 
 def test_bars_downsampling_marks_and_k_curve(qtbot, window, monkeypatch):

@@ -54,7 +54,7 @@ def test_drop_image_shows_top5(qtbot, window, images):
     assert all(name in window.explorer.info.class_names for _, name, _ in rows)
     assert window.explorer.current.label == "shoe.png"
     assert window.predict.network_input.has_image()
-    assert window.status_time.text().startswith("Analysis:")
+    assert window.status.time_label.text().startswith("Analysis:")
 
 
 def test_wrong_drops_show_a_message_and_keep_the_result(qtbot, window, images):
@@ -120,7 +120,7 @@ def test_switch_model_and_device(qtbot, window, images, plain20):
     qtbot.waitUntil(lambda: window.explorer.info.arch == "plain20" and window.explorer.analysis is not None
                     and window.explorer.analysis.model_id == plain20, timeout=WAIT)
     assert window.model_picker.current_model() == plain20
-    assert "plain20" in window.status_model.text()
+    assert "plain20" in window.status.model_label.text()
     assert not window.explorer.info.residual
 
     window.device_picker.choose("cpu")
@@ -128,7 +128,7 @@ def test_switch_model_and_device(qtbot, window, images, plain20):
     qtbot.waitUntil(lambda: window.explorer.analysis is not None and not window.explorer.is_busy(),
                     timeout=WAIT)
     assert window.explorer.info.device == "cpu"
-    assert window.status_device.text() == "Device: cpu"
+    assert window.status.device_label.text() == "Device: cpu"
 
 
 def test_a_model_that_fails_to_load_keeps_the_current_one(qtbot, window, images):
@@ -226,11 +226,11 @@ def test_closing_during_an_analysis_stops_cleanly(qtbot, window, images, monkeyp
 
 def test_ctrl_t_toggles_training(qtbot, window, monkeypatch):
     assert window.train_tab is not None, "the Train tab failed to load (see the log for its ImportError)"
-    assert window.train_action.isEnabled()
+    assert window.menus.train_action.isEnabled()
     calls = []
     monkeypatch.setattr(window.train_tab, "toggle_training", lambda: calls.append(1))
-    assert window.train_action.shortcut().toString() == "Ctrl+T"
-    window.train_action.trigger()
+    assert window.menus.train_action.shortcut().toString() == "Ctrl+T"
+    window.menus.train_action.trigger()
     assert calls == [1]
     assert window.current_tab() == "train"
 
@@ -253,7 +253,8 @@ def test_missing_default_model_is_explained(qtbot, monkeypatch):
 
 def test_settings_remember_model_device_language_and_recent_images(qtbot, resnet20, images):
     from resnet_explorer.gui import i18n
-    from resnet_explorer.gui.main_window import MainWindow, settings
+    from resnet_explorer.gui.main_window import MainWindow
+    from resnet_explorer.gui.window_settings import settings
 
     settings().clear()
     first = MainWindow()
@@ -272,8 +273,8 @@ def test_settings_remember_model_device_language_and_recent_images(qtbot, resnet
     second = MainWindow()
     qtbot.addWidget(second)
     assert second.explorer.device == "cpu"
-    assert second._recent_images[0] == images["shoe"]
-    assert [a.text() for a in second.recent_menu.actions()] == ["shoe.png"]
+    assert second.prefs.recent_images[0] == images["shoe"]
+    assert [a.text() for a in second.prefs.recent_menu.actions()] == ["shoe.png"]
     second.close()
     settings().clear()
 
@@ -381,11 +382,12 @@ def test_download_shows_progress_and_can_be_cancelled(qtbot, window, monkeypatch
     started = threading.Event()
     monkeypatch.setattr(jobs, "load_model_job", _fake_download(started))
     window.load_model("resnet50-imagenet")
-    qtbot.waitUntil(lambda: window.progress.isVisible() and window.progress.value() > 0, timeout=WAIT)
-    assert window.cancel_button.isVisible()
-    assert "MB" in window.progress.format()
-    window.cancel_button.click()
-    assert not window.progress.isVisible()
+    progress = window.status.progress
+    qtbot.waitUntil(lambda: progress.isVisible() and progress.value() > 0, timeout=WAIT)
+    assert window.status.cancel_button.isVisible()
+    assert "MB" in window.status.progress.format()
+    window.status.cancel_button.click()
+    assert not window.status.progress.isVisible()
     assert "cancelled" in window.banner.text()
     qtbot.waitUntil(lambda: not window.explorer.is_busy(), timeout=WAIT)
     assert window.explorer.info.arch == "resnet20"  # the model shown before stays
@@ -404,10 +406,10 @@ def test_closing_during_a_download_stops_it(qtbot, window, monkeypatch):
 def test_shortcuts(window):
     from PySide6.QtGui import QKeySequence
 
-    assert window.open_action.shortcut() == QKeySequence(QKeySequence.StandardKey.Open)
-    assert window.paste_action.shortcut() == QKeySequence(QKeySequence.StandardKey.Paste)
-    assert window.quit_action.shortcut().toString() == "Ctrl+Q"
-    assert window.train_action.shortcut().toString() == "Ctrl+T"
+    assert window.menus.open_action.shortcut() == QKeySequence(QKeySequence.StandardKey.Open)
+    assert window.menus.paste_action.shortcut() == QKeySequence(QKeySequence.StandardKey.Paste)
+    assert window.menus.quit_action.shortcut().toString() == "Ctrl+Q"
+    assert window.menus.train_action.shortcut().toString() == "Ctrl+T"
 
 
 def test_ctrl_1_to_9_switch_tabs(qtbot, window):
@@ -431,7 +433,8 @@ def test_ctrl_1_to_9_switch_tabs(qtbot, window):
 def test_window_geometry_is_restored(qtbot):
     from PySide6.QtCore import QRect
 
-    from resnet_explorer.gui.main_window import DEFAULT_SIZE, MainWindow, settings
+    from resnet_explorer.gui.main_window import MainWindow
+    from resnet_explorer.gui.window_settings import DEFAULT_SIZE, settings
 
     settings().clear()
     try:
@@ -471,7 +474,7 @@ def test_a_finished_training_run_opens_in_predict(qtbot, window, plain20, tmp_pa
     window.train_tab.open_checkpoint.emit(str(run_model))
     assert window.current_tab() == "predict"
     qtbot.waitUntil(lambda: window.explorer.info.arch == "plain20", timeout=WAIT)
-    assert window.status_model.text() == "Model: plain20-run"  # named after its run, not "model"
+    assert window.status.model_label.text() == "Model: plain20-run"  # named after its run, not "model"
     assert window.model_picker.currentText() == "plain20-run.safetensors"
 
 
@@ -525,18 +528,18 @@ def test_presentation_zoom_scales_fonts_titles_and_lines_and_is_remembered(qtbot
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
-    from resnet_explorer.gui import main_window, zoom
+    from resnet_explorer.gui import window_settings, zoom
 
     store = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    monkeypatch.setattr(main_window, "settings", lambda: store)
+    monkeypatch.setattr(window_settings, "settings", lambda: store)
     window.persist = True
     window.open_paths([images["shoe"]])
     wait_for_top5(qtbot, window)
     window.show_tab("residuals")
     base = QApplication.font().pointSizeF()
     try:
-        window.zoom_actions["in"].trigger()  # what Ctrl++ does
-        window.zoom_actions["in"].trigger()
+        window.menus.zoom_actions["in"].trigger()  # what Ctrl++ does
+        window.menus.zoom_actions["in"].trigger()
         assert zoom.factor() == 1.3
         assert QApplication.font().pointSizeF() == pytest.approx(base * 1.3)
         view = window.residuals
@@ -544,7 +547,7 @@ def test_presentation_zoom_scales_fonts_titles_and_lines_and_is_remembered(qtbot
         curve = view.std_plot.listDataItems()[0]
         assert curve.opts["pen"].widthF() == pytest.approx(2 * 1.3)
         assert float(store.value(zoom.SETTINGS_KEY)) == 1.3
-        window.zoom_actions["reset"].trigger()  # Ctrl+0
+        window.menus.zoom_actions["reset"].trigger()  # Ctrl+0
         assert zoom.factor() == 1.0 and QApplication.font().pointSizeF() == pytest.approx(base)
         assert float(store.value(zoom.SETTINGS_KEY)) == 1.0
     finally:
@@ -562,16 +565,16 @@ def test_zoom_steps_stay_within_their_range():
 def test_the_status_says_loading_while_a_model_is_on_its_way_not_analysing(window):
     window.explorer.pending_model = "/models/resnet56.safetensors"
     try:
-        window._busy_changed(True)
-        assert window.status_busy.text() == "Loading resnet56.safetensors..."
+        window.status.busy_changed(True)
+        assert window.status.busy_label.text() == "Loading resnet56.safetensors..."
     finally:
         window.explorer.pending_model = None
-    window._busy_changed(True)
-    assert window.status_busy.text() == "Analysing..."
+    window.status.busy_changed(True)
+    assert window.status.busy_label.text() == "Analysing..."
 
 
 def test_samples_are_named_as_the_dataset_spells_its_classes_and_the_title_says_the_name_once(window):
-    from resnet_explorer.gui.main_window import sample_label
+    from resnet_explorer.gui.window_inputs import sample_label
 
     assert sample_label("fmnist-0-t-shirt-top-00019") == "T-shirt/top"
     assert sample_label("fmnist-9-ankle-boot-00000") == "Ankle boot"

@@ -56,9 +56,9 @@ def test_the_tab_is_registered_with_a_shortcut(window):
     from resnet_explorer.gui.main_window import TABS
 
     assert "testset" in TABS and "testset" in TAB_CHOICES
-    window.tab_actions["testset"].trigger()
+    window.menus.tab_actions["testset"].trigger()
     assert window.current_tab() == "testset"
-    assert window.tab_actions["testset"].shortcut().toString() == f"Ctrl+{TABS.index('testset') + 1}"
+    assert window.menus.tab_actions["testset"].shortcut().toString() == f"Ctrl+{TABS.index('testset') + 1}"
     assert window.tabs.tabText(window.tabs.indexOf(window.test_set)) == "Test set"
 
 

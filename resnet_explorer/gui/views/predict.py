@@ -166,8 +166,9 @@ class PredictView(QWidget):
         self.stack = QStackedWidget()
         self.stack.addWidget(self.empty)
         self.stack.addWidget(self._build_result_page())
-        QVBoxLayout(self).addWidget(self.stack)
-        self.layout().setContentsMargins(0, 0, 0, 0)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.stack)
+        layout.setContentsMargins(0, 0, 0, 0)
         explorer.image_selected.connect(self._image_selected)
         explorer.analysis_ready.connect(self._show_analysis)
         explorer.intact_ready.connect(self._refresh_bars)
@@ -199,7 +200,12 @@ class PredictView(QWidget):
         grid.setVerticalSpacing(4)
         self.cam_class_label, self.cam_method_label, self.cam_stage_label = QLabel(), QLabel(), QLabel()
         self.opacity_label = QLabel()
-        grid.addWidget(self.cam_toggle, 0, 0, 1, 2)
+        # The sanity check shares the toggle's row: a row of its own pushed the tab past 1024x768.
+        first = QHBoxLayout()
+        first.addWidget(self.cam_toggle)
+        first.addStretch(1)
+        first.addWidget(self.sanity_button)
+        grid.addLayout(first, 0, 0, 1, 2)
         rows = ((self.cam_method_label, self.cam_method), (self.cam_stage_label, self.cam_stage),
                 (None, self.cam_hook), (self.cam_class_label, self.cam_class),
                 (self.opacity_label, self.opacity))
@@ -209,7 +215,6 @@ class PredictView(QWidget):
             else:
                 grid.addWidget(label, row, 0)
                 grid.addWidget(widget, row, 1)
-        grid.addWidget(self.sanity_button, len(rows) + 1, 0, 1, 2, Qt.AlignmentFlag.AlignLeft)
         grid.setColumnStretch(1, 1)
         side = QWidget()
         side_layout = QVBoxLayout(side)
@@ -372,9 +377,9 @@ class PredictView(QWidget):
         self.lesion_note.setText(note)
 
     def _redraw_overlay(self, *_args: object) -> None:
-        show = self.cam_toggle.isChecked() and self._cam is not None
+        cam = self._cam if self.cam_toggle.isChecked() else None
         alpha = self.opacity.value() / 100.0
-        self.network_input.set_overlay(heatmap_rgba(self._cam, alpha) if show else None)
+        self.network_input.set_overlay(heatmap_rgba(cam, alpha) if cam is not None else None)
         self.cam_class.setEnabled(self.cam_toggle.isChecked())
         self.opacity.setEnabled(self.cam_toggle.isChecked())
         self.cam_method.setEnabled(self.cam_toggle.isChecked())
