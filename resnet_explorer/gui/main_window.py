@@ -136,6 +136,7 @@ class MainWindow(QMainWindow):
         e.model_loaded.connect(self._model_loaded)
         e.load_failed.connect(self._load_failed)
         e.download_progress.connect(status.download_progress)
+        e.analysis_progress.connect(status.analysis_progress)
         e.images_changed.connect(self._images_changed)
         e.samples_ready.connect(self.inputs.samples_ready)
         e.image_selected.connect(self._image_selected)

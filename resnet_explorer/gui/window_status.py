@@ -59,11 +59,24 @@ class WindowStatus:
         else:
             self.progress.setRange(0, 0)
 
+    def analysis_progress(self, done: int, total: int) -> None:
+        """Batches of a slow heat map (Score-CAM, occlusion) so far; the bar hides when it is complete."""
+        if total <= 0 or done >= total:
+            if not self._explorer.is_downloading():
+                self.progress.hide()
+            return
+        self.progress.show()
+        self.progress.setRange(0, total)
+        self.progress.setValue(done)
+        self.progress.setFormat(tr("Heat map: {done} / {total}").format(done=done, total=total))
+
     def busy_changed(self, busy: bool) -> None:
         """Say what the explorer is busy with, or nothing."""
         explorer = self._explorer
         if not busy:
             self.busy_label.setText("")
+            if not explorer.is_downloading():
+                self.progress.hide()  # a cancelled slow heat map leaves no bar behind
         elif explorer.pending_model or explorer.is_downloading():
             # A model is on its way: say so ("Analysing..." with no image to analyse misled at start-up).
             pending = explorer.pending_model or ""

@@ -90,6 +90,11 @@ def test_method_and_layer_reanalyse_and_the_caption_names_the_hook(qtbot, window
     wait_for_cam(qtbot, window, "scorecam", "stem")
     qtbot.waitUntil(lambda: bool(reports) and reports[-1][0] == reports[-1][1], timeout=WAIT)
     assert all(0 <= done <= total for done, total in reports)
+    bar = window.status.progress  # the status bar shows a report until the map is complete
+    window.status.analysis_progress(3, 10)
+    assert bar.isVisibleTo(window) and bar.format() == "Heat map: 3 / 10" and bar.value() == 3
+    window.status.analysis_progress(10, 10)
+    assert not bar.isVisibleTo(window)
     pick(predict.cam_method, "occlusion")
     wait_for_cam(qtbot, window, "occlusion", "input")
     assert window.explorer.analysis.cam_layer == "input"
