@@ -1,8 +1,8 @@
-"""The typed boundaries: mypy, with the project's configuration, finds nothing in the core and the commands.
+"""The typed boundaries: mypy, with the project's configuration, finds nothing in the core, commands and GUI.
 
 CI runs ``python -m pytest`` only, so this is where mypy runs. ``[tool.mypy]`` in pyproject.toml holds the
-core (``resnet_explorer.core``) to strict mode and everything else to mypy's default mode; the GUI is
-not checked here.
+core (``resnet_explorer.core``) to strict mode and everything else (commands, the CLI, the GUI) to mypy's
+default mode.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-CHECKED = ["resnet_explorer/core", "resnet_explorer/commands", "resnet_explorer/cli.py"]
+CHECKED = ["resnet_explorer/core", "resnet_explorer/commands", "resnet_explorer/cli.py",
+           "resnet_explorer/gui"]
 
 
 def _cache_dir(config: pytest.Config, tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -22,16 +22,19 @@ PNG_TAB_KEY = "resnet-explorer-tab"  # PNG text chunk naming the tab a screensho
 
 def application(argv: list[str] | None = None) -> QApplication:
     """The running QApplication, created (with the app's name, style and fonts) if there is none."""
-    app = QApplication.instance()
-    if app is None:
+    existing = QApplication.instance()  # typed QCoreApplication: narrowed below
+    if existing is None:
         app = QApplication(argv if argv is not None else sys.argv[:1])
+    else:
+        assert isinstance(existing, QApplication), "a QCoreApplication without widgets is already running"
+        app = existing
     app.setApplicationName("resnet-explorer")
     app.setApplicationDisplayName("ResNet Explorer")
     app.setOrganizationName("resnet-explorer")
     app.setStyle("Fusion")  # the same look on every platform, and in the README's screenshots
     app.setWindowIcon(_icon())
     _set_fonts(app)
-    return app  # type: ignore[return-value]
+    return app
 
 
 def _icon() -> QIcon:
@@ -186,7 +189,8 @@ def take_screenshot(out: str, *, image: list[str] | None, model: str | None, tab
     except OSError as exc:  # commands.gui checked it first; this is for callers from Python
         print(f"resnet-explorer gui: error: cannot write {path} ({exc.strerror or exc})", file=sys.stderr)
         return 1
-    if not shot.save(str(path), "PNG"):
+    # PySide6's stub wants the format as bytes, but at run time only a str is accepted (bytes: ValueError).
+    if not shot.save(str(path), "PNG"):  # type: ignore[call-overload]
         print(f"resnet-explorer gui: error: cannot write {path}", file=sys.stderr)
         return 1
     if not settled:

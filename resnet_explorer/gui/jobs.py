@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -92,7 +92,7 @@ class OpenedImage:
     key: int = field(default_factory=lambda: next(_image_keys))
 
 
-_image_keys = itertools.count(1)
+_image_keys: Iterator[int] = itertools.count(1)
 
 
 @dataclass
@@ -148,12 +148,13 @@ def describe_model(loaded: Any, model_id: str | None = None) -> ModelInfo:
     """A ``ModelInfo`` for a ``LoadedModel`` (reads attributes only; runs nothing)."""
     model = loaded.model
     pre = loaded.preprocessing
+    channels, height, width = pre.input_size  # (C, H, W): zoo.Preprocessing.input_size
     return ModelInfo(
         model_id=str(model_id or loaded.model_id), name=str(loaded.model_id), arch=str(loaded.arch),
         family=str(model.family),
         residual=bool(model.residual), num_params=int(loaded.num_params), device=str(loaded.device),
         class_names=tuple(str(c) for c in loaded.class_names),
-        input_size=tuple(int(s) for s in pre.input_size), grayscale=bool(pre.grayscale),
+        input_size=(int(channels), int(height), int(width)), grayscale=bool(pre.grayscale),
         blocks=tuple(_describe_block(n, b) for n, b in model.blocks()),
         stages=tuple(model.stage_names), config=dict(model.config),
         dataset=str((loaded.card or {}).get("dataset", "")),
@@ -197,7 +198,7 @@ def open_image_job(source: str | bytes, label: str) -> OpenedImage:
     except (OSError, ValueError) as exc:
         return OpenedImage(label, path, error=f"{label}: {exc}")
     return OpenedImage(label, path, image, _rgb_array(image, THUMB_SIDE), _rgb_array(image, PREVIEW_SIDE),
-                       tuple(image.size))
+                       image.size)
 
 
 def open_images_job(sources: list[tuple[str | bytes, str]]) -> list[OpenedImage]:

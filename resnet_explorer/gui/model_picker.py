@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QStandardItemModel
 from PySide6.QtWidgets import QComboBox, QWidget
 
 from .i18n import tr
@@ -76,7 +77,11 @@ class ModelPicker(QComboBox):
                 self.addItem(entry_label(e), str(e.id))
                 if source == "bundled" and not e.present:
                     # Nothing to download for it: show that it exists, but it cannot be chosen.
-                    self.model().item(self.count() - 1).setEnabled(False)
+                    model = self.model()
+                    assert isinstance(model, QStandardItemModel)  # a QComboBox's own model; never replaced
+                    item = model.item(self.count() - 1)
+                    assert item is not None  # the item just added
+                    item.setEnabled(False)
                 self.setItemData(self.count() - 1, getattr(e, "description", "") or str(e.id),
                                  Qt.ItemDataRole.ToolTipRole)
         files = [f for f in self._files if f not in {str(e.id) for e in self._entries}]

@@ -7,10 +7,11 @@ texts in the current language; what the actions do stays in
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QSize, Qt
+from PySide6.QtCore import QObject, QSize, Qt
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QLabel, QMenu, QToolBar
 
@@ -30,6 +31,14 @@ def tab_titles() -> dict[str, str]:
             "shortcuts": tr("Why shortcuts work"), "train": tr("Train"), "help": tr("Help")}
 
 
+def make_action(parent: QObject, slot: Callable[..., object]) -> QAction:
+    """A QAction of ``parent`` that calls ``slot`` when triggered (the ``triggered=`` keyword works at run
+    time, but PySide6's type stubs do not know it)."""
+    made = QAction(parent)
+    made.triggered.connect(slot)
+    return made
+
+
 class WindowMenus:
     """The toolbar and menu bar of ``window``; ``tabs`` are the tab names shown, in order (Ctrl+1 ...)."""
 
@@ -41,7 +50,7 @@ class WindowMenus:
         self._build_view_menu(tabs)
         self._build_language_menu()
         self.help_menu = window.menuBar().addMenu("")
-        self.help_action = QAction(window, triggered=lambda: window.show_tab("help"))
+        self.help_action = make_action(window, lambda: window.show_tab("help"))
         self.help_action.setShortcut(QKeySequence.StandardKey.HelpContents)
         self.help_menu.addAction(self.help_action)
 
@@ -76,12 +85,12 @@ class WindowMenus:
     def _build_file_menu(self) -> None:
         window = self._window
         self.file_menu = window.menuBar().addMenu("")
-        self.open_weights_action = QAction(window, triggered=window.open_weights_dialog)
-        self.paste_action = QAction(window, triggered=window.paste)
+        self.open_weights_action = make_action(window, window.open_weights_dialog)
+        self.paste_action = make_action(window, window.paste)
         self.paste_action.setShortcut(QKeySequence.StandardKey.Paste)
-        self.quit_action = QAction(window, triggered=window.close)
+        self.quit_action = make_action(window, window.close)
         self.quit_action.setShortcut(QKeySequence("Ctrl+Q"))
-        self.train_action = QAction(window, triggered=window.toggle_training)
+        self.train_action = make_action(window, window.toggle_training)
         self.train_action.setShortcut(QKeySequence("Ctrl+T"))
         for item in (self.open_action, self.paste_action, self.recent_menu, self.samples_menu, None,
                      self.open_weights_action, None, self.train_action, None, self.quit_action):
@@ -97,19 +106,20 @@ class WindowMenus:
         self.view_menu = window.menuBar().addMenu("")
         self.tab_actions: dict[str, QAction] = {}
         for i, name in enumerate(tabs):
-            action = QAction(window, triggered=lambda _=False, n=name: window.show_tab(n))
+            action = make_action(window, lambda _=False, n=name: window.show_tab(n))
             action.setShortcut(QKeySequence(f"Ctrl+{i + 1}"))
             self.view_menu.addAction(action)
             self.tab_actions[name] = action
         self.view_menu.addSeparator()
         self.zoom_actions = {
-            "in": QAction(window, triggered=lambda: window.set_zoom(zoom.step(zoom.factor(), +1))),
-            "out": QAction(window, triggered=lambda: window.set_zoom(zoom.step(zoom.factor(), -1))),
-            "reset": QAction(window, triggered=lambda: window.set_zoom(1.0)),
+            "in": make_action(window, lambda: window.set_zoom(zoom.step(zoom.factor(), +1))),
+            "out": make_action(window, lambda: window.set_zoom(zoom.step(zoom.factor(), -1))),
+            "reset": make_action(window, lambda: window.set_zoom(1.0)),
         }
         # Ctrl++ is Ctrl+Shift+= on most keyboards: accept Ctrl+= too, as browsers do.
-        self.zoom_actions["in"].setShortcuts([QKeySequence.StandardKey.ZoomIn, QKeySequence("Ctrl+=")])
-        self.zoom_actions["out"].setShortcuts([QKeySequence.StandardKey.ZoomOut])
+        zoom_in = QKeySequence(QKeySequence.StandardKey.ZoomIn)
+        self.zoom_actions["in"].setShortcuts([zoom_in, QKeySequence("Ctrl+=")])
+        self.zoom_actions["out"].setShortcuts([QKeySequence(QKeySequence.StandardKey.ZoomOut)])
         self.zoom_actions["reset"].setShortcut(QKeySequence("Ctrl+0"))
         for action in self.zoom_actions.values():
             self.view_menu.addAction(action)

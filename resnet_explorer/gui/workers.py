@@ -423,7 +423,8 @@ class JobRunner(QObject):
 
     # ----- outcomes (GUI thread; the sender is the job's Worker) --------------------------------------------
     def _sender_job(self) -> _Job | None:
-        return self._jobs.get(self.sender())  # type: ignore[arg-type]
+        sender = self.sender()
+        return self._jobs.get(sender) if isinstance(sender, Worker) else None
 
     @Slot(object)
     def _on_returned(self, value: object) -> None:

@@ -8,7 +8,7 @@ factor is remembered in the settings; Ctrl++ / Ctrl+- / Ctrl+0 step it.
 
 from __future__ import annotations
 
-from PySide6.QtGui import QFont
+from PySide6.QtGui import QFont, QGuiApplication
 from PySide6.QtWidgets import QApplication
 
 from . import i18n
@@ -46,7 +46,7 @@ def apply(new_factor: float) -> float:
     global _factor, _base_point_size
     app = QApplication.instance()
     new_factor = nearest_step(new_factor)
-    if app is None:
+    if not isinstance(app, QGuiApplication):  # none yet (or a bare QCoreApplication): no font to scale
         _factor = new_factor
         return _factor
     if _base_point_size is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPainterPath, QPen
@@ -26,6 +27,9 @@ from ..controller import Explorer
 from ..i18n import notifier, tr
 from ..jobs import BlockInfo, ModelInfo
 from .features import stage_title
+
+if TYPE_CHECKING:
+    from resnet_explorer.core.summary import ModelSummary  # torch at run time: the view gets it from a job
 
 BLOCK_W, BLOCK_H = 132, 62
 GAP_X = 44  # room for the arrow and the addition between two blocks
@@ -228,7 +232,7 @@ class ArchitectureScene(QGraphicsScene):
         return QPointF(plus.x() + 8, plus.y())
 
     def _legend(self, y: float) -> None:
-        x = LEFT
+        x: float = LEFT
         for kind, label in (("identity", tr("identity shortcut")),
                             ("projection", tr("projection (1x1 conv)")),
                             ("zero-pad", tr("zero-padding shortcut"))):
@@ -333,7 +337,7 @@ class ArchitectureView(QWidget):
         self.scene.draw(info, sizes, self.explorer.lesion)
         self.canvas.fit()
 
-    def _heading(self, info: ModelInfo, summary: object) -> None:
+    def _heading(self, info: ModelInfo, summary: ModelSummary | None) -> None:
         kind = tr("residual network") if info.residual else tr("plain network (no shortcuts)")
         name = info.title if info.title == info.arch else f"{info.title}  ·  {info.arch}"
         text = f"{name}, {kind}  ·  {tr('input')} {'x'.join(map(str, info.input_size))}"
@@ -343,15 +347,15 @@ class ArchitectureView(QWidget):
             text += f"  ·  {tr('shortcut option')} {info.config.get('shortcut', '?')}"
         self.heading.setText(text)
 
-    def _fill_table(self, summary: object) -> None:
-        rows = summary.stages  # type: ignore[attr-defined]
+    def _fill_table(self, summary: ModelSummary) -> None:
+        rows = summary.stages
         self.table.setRowCount(len(rows) + 1)
         for i, r in enumerate(rows):
             values = (r.name, r.paper_name, "x".join(map(str, r.output_size)), r.spec,
                       str(r.blocks or ""), f"{r.params:,}", f"{r.macs / 1e6:,.2f}")
             self._set_row(i, values, bold=False)
         total = (tr("total"), "", "", "", str(sum(r.blocks for r in rows)),
-                 f"{summary.params:,}", f"{summary.macs / 1e6:,.2f}")  # type: ignore[attr-defined]
+                 f"{summary.params:,}", f"{summary.macs / 1e6:,.2f}")
         self._set_row(len(rows), total, bold=True)
         self.table.resizeRowsToContents()
         height = self.table.horizontalHeader().height() + sum(

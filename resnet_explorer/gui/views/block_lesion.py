@@ -85,11 +85,13 @@ class BlockLesionPanel(QGroupBox):
 
     def block_items(self) -> dict[str, QTreeWidgetItem]:
         """The checkable item of every block, by block name."""
-        out = {}
+        out: dict[str, QTreeWidgetItem] = {}
         for i in range(self.tree.topLevelItemCount()):
             stage = self.tree.topLevelItem(i)
+            assert stage is not None  # i < topLevelItemCount()
             for j in range(stage.childCount()):
                 item = stage.child(j)
+                assert item is not None  # j < childCount()
                 out[item.data(0, Qt.ItemDataRole.UserRole)] = item
         return out
 

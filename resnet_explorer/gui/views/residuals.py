@@ -186,7 +186,9 @@ class ResidualsView(DrawnWhenShown, QWidget):
 
     def _series(self) -> list[tuple[AnalysisResult, ModelInfo | None, str]]:
         """(result, model, colour) of the loaded model and, when one is overlaid, the compared one."""
-        series = [(self.explorer.analysis, self.explorer.info, plotting.PRIMARY)]
+        main = self.explorer.analysis
+        assert main is not None, "only asked for while an analysis is shown"
+        series = [(main, self.explorer.info, plotting.PRIMARY)]
         if self.explorer.compare_analysis is not None:
             series.append((self.explorer.compare_analysis, self.explorer.compare_info, plotting.SECONDARY))
         return series

@@ -47,13 +47,13 @@ class StudyBar(QWidget):
         layout.addLayout(self.row)
         layout.addWidget(self.status)
         self._started = 0.0
-        self._first = None
+        self._first: tuple[float, int] | None = None  # (when, done) of the first progress report
         self.set_running(False)
 
     def begin(self, first_step: str) -> None:
         """A job was submitted: a busy bar saying ``first_step`` until the first progress report."""
         self._started = time.monotonic()
-        self._first: tuple[float, int] | None = None  # (when, done) of the first progress report
+        self._first = None
         self.progress.setRange(0, 0)
         self.progress.setFormat(first_step)
         self.set_running(True)

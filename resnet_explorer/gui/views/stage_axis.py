@@ -9,6 +9,7 @@ model in the left half, the second in the right half.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -63,7 +64,7 @@ def axis_stages(*name_lists: list[str]) -> list[str]:
     return sorted(stages, key=lambda s: (len(s), s))
 
 
-def stage_ticks(stages: list[str], label: callable) -> list[list[tuple[float, str]]]:
+def stage_ticks(stages: list[str], label: Callable[[str], str]) -> list[list[tuple[float, str]]]:
     """A labelled tick at the middle of each stage's span; minor ticks at the boundaries."""
     major = [(k + 0.5, label(s)) for k, s in enumerate(stages)]
     minor = [(float(k), "") for k in range(len(stages) + 1)]

@@ -60,7 +60,7 @@ def test_set_job(model_id: str, dataset: str, *, device: str, progress: Any = No
     return predict_split(model_id, dataset, device=device, download=False, progress=progress, cancel=cancel)
 
 
-test_set_job.__test__ = False  # type: ignore[attr-defined] - not a pytest test, despite its name
+test_set_job.__test__ = False  # type: ignore[attr-defined]  # not a pytest test, despite its name
 
 
 def no_test_set(info: ModelInfo) -> str | None:

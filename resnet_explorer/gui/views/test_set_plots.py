@@ -95,7 +95,7 @@ class ConfusionMatrix(QWidget):
         shown = self._shown_names()
         label_w = max((fm.horizontalAdvance(n) for n in shown), default=0) + 6
         title_h = QFontMetrics(self.font()).height() + 4
-        left = title_h + label_w
+        left: float = title_h + label_w
         bottom = label_w + title_h
         top = 4.0
         room_w, room_h = self.width() - left - 6, self.height() - top - bottom
@@ -156,9 +156,9 @@ class ConfusionMatrix(QWidget):
                     painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, str(int(m[r, c])))
         painter.setPen(QPen(QColor("#bbbbbb"), 1))
         painter.drawRect(QRectF(left, top, side * k, side * k))
-        for cell, colour, width in ((self._hover, "#555555", 1.5), (self.selected, "#000000", 3.0)):
+        for cell, pen_colour, width in ((self._hover, "#555555", 1.5), (self.selected, "#000000", 3.0)):
             if cell is not None:
-                painter.setPen(QPen(QColor(colour), width))
+                painter.setPen(QPen(QColor(pen_colour), width))
                 painter.drawRect(self.cell_rect(*cell).adjusted(1, 1, -1, -1))
         self._paint_labels(painter, left, top, side, k)
         painter.end()

@@ -75,7 +75,10 @@ class Banner(QFrame):
 
     def text(self) -> str:
         """The message shown (empty when hidden)."""
-        return self._text.text() if self.isVisibleTo(self.parentWidget()) else ""
+        parent = self.parentWidget()
+        # Qt's isVisibleTo(nullptr) is isVisible(); PySide6's stub does not take None, so say it directly.
+        visible = self.isVisible() if parent is None else self.isVisibleTo(parent)
+        return self._text.text() if visible else ""
 
     def show_message(self, text: str, level: str = "info", *, sticky: bool = False,
                      action: str | None = None) -> None:

@@ -148,7 +148,7 @@ class TrainForm(QWidget):
         self.mode = self._t.combo((("single", "One network"), ("compare", "Compare several networks")))
         self.family = self._t.combo(FAMILY_LABELS)
         self.kind = self._t.combo(KIND_LABELS)
-        self.depth = QComboBox()
+        self.depth_combo = QComboBox()  # not `depth`: that would hide QWidget.depth() (QPaintDevice)
         self.shortcut = self._t.combo(SHORTCUT_LABELS)
         self.compare_box = QWidget()
         self.compare_grid = QGridLayout(self.compare_box)
@@ -160,7 +160,7 @@ class TrainForm(QWidget):
                 "on a Fashion-MNIST subset: the paper's Fig. 6 in a few minutes.")
         self.compare_label = self._t.label("Networks")
         for text, widget in (("Mode", self.mode), ("Family", self.family), ("Network", self.kind),
-                             ("Depth", self.depth), ("Shortcut", self.shortcut)):
+                             ("Depth", self.depth_combo), ("Shortcut", self.shortcut)):
             layout.addRow(self._t.label(text), widget)
         layout.addRow(self.compare_label, self.compare_box)
         layout.addRow(self.demo_button)
@@ -230,9 +230,9 @@ class TrainForm(QWidget):
     def set_running(self, running: bool) -> None:
         """Lock the settings while a run uses them."""
         self._running = running
-        for widget in (self.mode, self.family, self.kind, self.depth, self.compare_box, self.demo_button,
-                       self.dataset, self.folder, self.browse, self.subset, self.epochs, self.batch, self.lr,
-                       self.device, self.out_dir):
+        for widget in (self.mode, self.family, self.kind, self.depth_combo, self.compare_box,
+                       self.demo_button, self.dataset, self.folder, self.browse, self.subset, self.epochs,
+                       self.batch, self.lr, self.device, self.out_dir):
             widget.setEnabled(not running)
         self._update_shortcut()
 
@@ -255,11 +255,11 @@ class TrainForm(QWidget):
         """Fill the depth combo and the compare list with the current family's networks."""
         catalogue, family = self._ensure_catalogue(), self.family.currentData()
         depths = catalogue.depths(family)
-        with QSignalBlocker(self.depth):
-            self.depth.clear()
+        with QSignalBlocker(self.depth_combo):
+            self.depth_combo.clear()
             for depth in depths:
-                self.depth.addItem(str(depth), depth)
-            self.depth.setCurrentIndex(0)
+                self.depth_combo.addItem(str(depth), depth)
+            self.depth_combo.setCurrentIndex(0)
         checked = set(self.compare_archs())
         for box in self._compare_checks.values():
             self.compare_grid.removeWidget(box)
@@ -281,7 +281,7 @@ class TrainForm(QWidget):
 
     def _update_mode(self) -> None:
         compare = self.mode.currentData() == "compare"
-        for widget in (self.kind, self.depth):
+        for widget in (self.kind, self.depth_combo):
             self._model_form.setRowVisible(widget, not compare)
         self._model_form.setRowVisible(self.compare_box, compare)
         self._update_shortcut()
@@ -317,7 +317,8 @@ class TrainForm(QWidget):
         catalogue = self._ensure_catalogue()
         if self.mode.currentData() == "compare":
             return self.compare_archs()
-        arch = catalogue.arch(self.family.currentData(), self.kind.currentData(), self.depth.currentData())
+        arch = catalogue.arch(self.family.currentData(), self.kind.currentData(),
+                              self.depth_combo.currentData())
         return [arch] if arch is not None else []
 
     def apply_degradation_demo(self, preset: Preset | None = None) -> None:
@@ -341,10 +342,11 @@ class TrainForm(QWidget):
             self.dataset.setCurrentIndex(self.dataset.findData(key))
             if folder:
                 self.folder.setText(folder)
-        for widget, value in ((self.subset, subset), (self.epochs, epochs), (self.batch, batch_size),
-                              (self.lr, lr)):
+        for widget, value in ((self.subset, subset), (self.epochs, epochs), (self.batch, batch_size)):
             if value is not None:
                 widget.setValue(value)
+        if lr is not None:
+            self.lr.setValue(lr)
         if device is not None and self.device.findData(device) >= 0:
             self.device.setCurrentIndex(self.device.findData(device))
         if out_dir is not None:
@@ -361,7 +363,7 @@ class TrainForm(QWidget):
         self.mode.setCurrentIndex(self.mode.findData("compare" if compare else "single"))
         if not compare:
             self.kind.setCurrentIndex(self.kind.findData(spec.residual))
-            self.depth.setCurrentIndex(self.depth.findData(spec.depth))
+            self.depth_combo.setCurrentIndex(self.depth_combo.findData(spec.depth))
             return
         for name, box in self._compare_checks.items():
             box.setChecked(name in archs)

@@ -99,6 +99,7 @@ class TrainSession(QWidget):
         """Train ``config`` in a worker thread, with empty curves for its models."""
         freeze_long_lived()  # full garbage collections stalled the window while curves grew (memory.py)
         self.plots.set_models({name: arch_is_residual(name) for name in config.models})
+        assert config.out is not None, "the Train tab always names the run's folder (form.values)"
         self.out_dir = Path(config.out)
         self._progress.begin(list(config.models), config.epochs, config.batch_size)
         self._paused = False

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -256,8 +257,8 @@ class TrainTab(QWidget):
         self.predict_button.setEnabled(bool(self._checkpoints) and not running)
 
     def _open_checkpoint_action(self) -> None:
-        action = self.sender()
-        if action is not None:
+        action = self.sender()  # one of the checkpoint menu's actions
+        if isinstance(action, QAction):
             self.open_checkpoint.emit(str(action.data()))
 
     def _open_best_checkpoint(self) -> None:

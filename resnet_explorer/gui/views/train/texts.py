@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 from PySide6.QtWidgets import QComboBox, QLabel
@@ -34,16 +35,16 @@ class Texts:
         self(label.setText, text)
         return label
 
-    def combo(self, items: tuple[tuple[str, str], ...]) -> QComboBox:
+    def combo(self, items: tuple[tuple[object, str], ...]) -> QComboBox:
         """A combo box whose items carry a key (``currentData()``) and a translatable label."""
         combo = QComboBox()
         for key, text in items:
             combo.addItem(text, key)
-            self(lambda s, k=key, c=combo: _set_item_text(c, k, s), text)
+            self(functools.partial(_set_item_text, combo, key), text)
         return combo
 
 
-def _set_item_text(combo: QComboBox, key: str, text: str) -> None:
+def _set_item_text(combo: QComboBox, key: object, text: str) -> None:
     """Relabel the item with ``key`` (found by key: items the core does not offer may have gone)."""
     index = combo.findData(key)
     if index >= 0:
