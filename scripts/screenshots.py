@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-TABS = ("predict", "features", "residuals", "architecture", "train", "help")
+TABS = ("predict", "features", "residuals", "architecture", "testset", "train", "help")
 DEFAULT_IMAGE = ROOT / "assets" / "samples" / "fmnist-7-sneaker-00009.png"
 PNG_TAB_KEY = "resnet-explorer-tab"
 
