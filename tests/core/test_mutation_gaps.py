@@ -1,0 +1,205 @@
+"""Tests written for mutants that survived ``mutmut run`` (README, "Development"): each checks a value
+a user relies on - a learning rate, an optimizer setting, a reported loss or time - not how the code
+computes it.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch.optim.optimizer import register_optimizer_step_pre_hook
+
+from resnet_explorer.core import engine
+from resnet_explorer.core.data import DatasetBundle, Split
+from resnet_explorer.core.engine import (
+    EpochEvent,
+    IterationEvent,
+    RunFinished,
+    TrainConfig,
+    TrainingRun,
+    train,
+)
+from resnet_explorer.core.training_setup import RunSetup
+
+# 8x8 synthetic images, 128 of them in batches of 32: 4 steps per epoch (as in test_engine.py).
+TINY = {"dataset": "synthetic", "image_size": 8, "subset": 128, "batch_size": 32, "threads": 1,
+        "save": False}
+
+
+def _setup(steps: int = 4, epochs: int = 2, **kw: object) -> RunSetup:
+    """A RunSetup whose schedule spans ``steps * epochs`` steps (its data do not matter here)."""
+    setup = _built_setup(**kw)
+    return RunSetup(**{**setup.__dict__, "steps": steps, "total_steps": steps * epochs})
+
+
+def _built_setup(**kw: object) -> RunSetup:
+    config = TrainConfig("resnet20", **{**TINY, **kw})
+    run = TrainingRun(config)
+    events = run.events()
+    next(events)  # RunStarted: set-up is done
+    setup = run.setup
+    events.close()
+    return setup
+
+
+# ----- the learning-rate schedule, step by step --------------------------------------------------------
+def test_step_schedule_multiplies_by_gamma_once_per_milestone_passed():
+    setup = _setup(steps=5, epochs=2, lr=0.4, gamma=0.5, milestones=(0.2, 0.6))  # 10 steps
+    got = [setup.lr_at(s) for s in range(10)]
+    # 0.2 of 10 = step 2, 0.6 of 10 = step 6: the rate halves exactly there, and again.
+    assert got == pytest.approx([0.4] * 2 + [0.2] * 4 + [0.1] * 4, rel=1e-12)
+
+
+def test_cosine_schedule_is_half_the_rate_half_way_and_near_zero_at_the_end():
+    setup = _setup(steps=4, epochs=2, lr=0.2, schedule="cosine")  # 8 steps
+    got = [setup.lr_at(s) for s in range(8)]
+    assert got == pytest.approx([0.1 * (1 + math.cos(math.pi * s / 8)) for s in range(8)], rel=1e-12)
+    assert got[0] == pytest.approx(0.2) and got[4] == pytest.approx(0.1)
+    assert got[7] < 0.01
+
+
+def test_constant_schedule_and_warm_up_rates():
+    constant = _setup(lr=0.03, schedule="constant", warmup_iters=3, warmup_lr=0.001)
+    assert [constant.lr_at(s) for s in range(8)] == [0.001] * 3 + [0.03] * 5
+    step = _setup(lr=0.1, warmup_iters=2, warmup_lr=0.01)
+    assert [step.lr_at(s) for s in (0, 1, 2)] == [0.01, 0.01, 0.1]  # exactly warmup_iters steps
+
+
+def test_the_run_and_its_iteration_events_report_the_rate_the_optimizer_used():
+    seen: list[float] = []
+    handle = register_optimizer_step_pre_hook(lambda opt, _a, _k: seen.append(opt.param_groups[0]["lr"]))
+    try:
+        run = TrainingRun(TrainConfig("resnet20", **{**TINY, "epochs": 2, "schedule": "cosine",
+                                                     "events_per_second": 1e9}))
+        events = list(run.events())
+    finally:
+        handle.remove()
+    iterations = [e for e in events if isinstance(e, IterationEvent)]
+    assert [e.lr for e in iterations] == seen and len(seen) == 8
+    assert run.lr_at(4) == pytest.approx(0.05)
+
+
+# ----- what the optimizer and the loss get ---------------------------------------------------------------
+def test_sgd_options_of_the_config_reach_the_optimizer():
+    seen: list[dict] = []
+
+    def hook(optimizer: torch.optim.Optimizer, _args: object, _kwargs: object) -> None:
+        group = optimizer.param_groups[0]
+        seen.append({k: group[k] for k in ("momentum", "weight_decay", "nesterov")})
+
+    handle = register_optimizer_step_pre_hook(hook)
+    try:
+        result = train(TrainConfig("resnet20", **{**TINY, "epochs": 1, "nesterov": True, "momentum": 0.8,
+                                                  "weight_decay": 5e-4}))
+    finally:
+        handle.remove()
+    assert result.status == "completed" and len(seen) == 4
+    assert all(s == {"momentum": 0.8, "weight_decay": 5e-4, "nesterov": True} for s in seen)
+
+
+def _one_class_data(n: int = 64) -> DatasetBundle:
+    """Random 8x8 grey images that are all labelled class 0 of three."""
+    g = torch.Generator().manual_seed(3)
+    images = torch.randint(0, 256, (n, 1, 8, 8), generator=g, dtype=torch.uint8)
+    labels = torch.zeros(n, dtype=torch.int64)
+    return DatasetBundle("one-class", Split(images, labels), Split(images[:16], labels[:16]),
+                         ["a", "b", "c"], mean=(0.5,), std=(0.25,))
+
+
+def _first_logits_and_events(monkeypatch, **kw: object) -> tuple[torch.Tensor, list]:
+    """The logits of the first training forward pass, and every event of a one-epoch run."""
+    logits: list[torch.Tensor] = []
+    real_build = engine.build_model
+
+    def build_and_watch(*args, **kwargs):
+        model = real_build(*args, **kwargs)
+        model.register_forward_hook(
+            lambda module, _inp, out: logits.append(out.detach().clone()) if module.training else None)
+        return model
+
+    monkeypatch.setattr(engine, "build_model", build_and_watch)
+    config = TrainConfig("resnet20", "synthetic", batch_size=32, epochs=1, threads=1, save=False,
+                         events_per_second=1e9, **kw)
+    events = list(TrainingRun(config, data=_one_class_data()).events())
+    return logits[0], events
+
+
+def test_label_smoothing_is_in_the_reported_training_loss(monkeypatch):
+    logits, events = _first_logits_and_events(monkeypatch, label_smoothing=0.3)
+    first = next(e for e in events if isinstance(e, IterationEvent))
+    targets = torch.zeros(logits.shape[0], dtype=torch.int64)
+    smoothed = F.cross_entropy(logits.float(), targets, label_smoothing=0.3).item()
+    assert first.loss == pytest.approx(smoothed, rel=1e-5)
+    assert first.loss != pytest.approx(F.cross_entropy(logits.float(), targets).item(), rel=1e-3)
+
+
+def test_reported_training_accuracy_is_the_share_of_top1_hits(monkeypatch):
+    logits, events = _first_logits_and_events(monkeypatch)
+    first = next(e for e in events if isinstance(e, IterationEvent))
+    hits = (logits.argmax(dim=1) == 0).float().mean().item()  # every label is class 0
+    assert first.accuracy == pytest.approx(hits, abs=1e-9)
+    epoch = next(e for e in events if isinstance(e, EpochEvent))
+    assert 0.0 <= epoch.train_error <= 1.0
+
+
+def test_training_runs_in_float32_unless_cpu_bf16_is_asked(monkeypatch):
+    logits, _ = _first_logits_and_events(monkeypatch)
+    assert logits.dtype == torch.float32
+    logits, _ = _first_logits_and_events(monkeypatch, cpu_bf16=True)
+    assert logits.dtype == torch.bfloat16
+
+
+@pytest.mark.parametrize("channels_last", [True, False])
+def test_channels_last_option_sets_the_trained_weights_memory_format(monkeypatch, channels_last):
+    formats: list[bool] = []
+    real_build = engine.build_model
+
+    def build_and_watch(*args, **kwargs):
+        model = real_build(*args, **kwargs)
+        model.register_forward_pre_hook(lambda module, _inp: formats.append(
+            module.conv1.weight.is_contiguous(memory_format=torch.channels_last)
+            and not module.conv1.weight.is_contiguous()))
+        return model
+
+    monkeypatch.setattr(engine, "build_model", build_and_watch)
+    result = train(TrainConfig("resnet20", **{**TINY, "epochs": 1, "channels_last": channels_last}))
+    assert result.status == "completed" and formats
+    assert all(f == channels_last for f in formats)
+
+
+# ----- times and the time left ----------------------------------------------------------------------------
+def test_epoch_time_counts_cutting_the_batches_and_the_time_left_is_the_pace_so_far(monkeypatch):
+    real_batch = RunSetup.batch
+
+    def slow_batch(self, order, epoch, step):
+        time.sleep(0.05)
+        return real_batch(self, order, epoch, step)
+
+    monkeypatch.setattr(RunSetup, "batch", slow_batch)
+    t0 = time.perf_counter()
+    events = list(TrainingRun(TrainConfig("resnet20", **{**TINY, "epochs": 2})).events())
+    wall = time.perf_counter() - t0
+    first, second = [e for e in events if isinstance(e, EpochEvent)]
+    # 4 batches of at least 0.05 s each, and never more than the whole run took.
+    assert 4 * 0.05 <= first.epoch_time_s <= first.elapsed_s <= wall
+    assert first.images_per_s == pytest.approx(128 / first.epoch_time_s, rel=1e-6)
+    assert second.elapsed_s > first.elapsed_s + 4 * 0.05
+    # Half the job done: what is left (4 steps, 1 evaluation) takes what the first half took.
+    assert first.eta_s == pytest.approx(first.elapsed_s, rel=1e-6)
+    assert second.eta_s == 0.0
+
+
+def test_a_diverged_run_names_a_global_step_that_matches_its_epoch_and_step():
+    result = train(TrainConfig("resnet20", **{**TINY, "epochs": 3, "lr": 1e12, "schedule": "constant",
+                                              "warmup_iters": 4, "warmup_lr": 0.05}))
+    assert isinstance(result, RunFinished) and result.status == "diverged"
+    found = re.search(r"epoch (\d+), step (\d+) \(global step (\d+), lr ([^)]+)\)", result.message)
+    assert found, result.message
+    epoch, step, global_step = (int(found.group(i)) for i in (1, 2, 3))
+    assert global_step == (epoch - 1) * 4 + step  # steps per epoch: 4
+    assert float(found.group(4)) == pytest.approx(1e12)
