@@ -288,6 +288,18 @@ def test_show_recorded_run_draws_the_shipped_figure6_curves(qtbot):
     plain = {id(i) for i in widget.plots.error_plain.listDataItems()}
     residual = {id(i) for i in widget.plots.error_res.listDataItems()}
     assert id(widget.plots.models["plain56"].items["test_error"]) in plain
+    # Each column's key names its models and sits above its plots, never over a curve.
+    widget.resize(1024, 700)
+    widget.show()
+    qtbot.waitExposed(widget)
+    for residual_column, (error_plot, loss_plot) in ((False, widget.plots._plots_for(False)),
+                                                     (True, widget.plots._plots_for(True))):
+        legend = widget.plots.legends[residual_column]
+        names = {label.text for _, label in legend.items}
+        wanted = {n for n, m in widget.plots.models.items() if m.residual == residual_column}
+        assert wanted <= names
+        for plot in (error_plot, loss_plot):
+            assert not legend.sceneBoundingRect().intersects(plot.vb.sceneBoundingRect())
     assert id(widget.plots.models["resnet56"].items["test_error"]) in residual
     assert widget.export_csv_button.isEnabled() and widget.export_png_button.isEnabled()
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from resnet_explorer.core.recorded_runs import Curves, colour_for
 from resnet_explorer.gui import plotting, zoom
@@ -118,6 +118,9 @@ class CurvePlots(pg.GraphicsLayoutWidget):
         # Columns: plain nets | ResNets (as in Fig. 6); rows: error above, loss below.
         self.error_plain, self.error_res = self._make_plot(), self._make_plot()
         self.loss_plain, self.loss_res = self._make_plot(loss=True), self._make_plot(loss=True)
+        # One key per column, in its own row above the plots: inside a plot it hid curves (a plain net's
+        # test error dips into any corner), and the loss plots use the same colours.
+        self.legends = {residual: self._make_legend() for residual in (False, True)}
         # Both columns share their scales (see _follow_data), for a fair comparison; a y-link would not
         # do: linked views auto-range on their own data only and clip the other's curves.
         self._following = True
@@ -149,11 +152,14 @@ class CurvePlots(pg.GraphicsLayoutWidget):
             # Grid lines at the labelled ticks only: every finer tick level adds ~10 ms to each repaint
             # of the four panels (measured offscreen at 1400x850), and repaints follow the live curves.
             axis.setStyle(maxTickLevel=GRID_TICK_LEVEL)
-        # Learning curves fall from the top left: errors (their axis starts at 0) leave the bottom left
-        # empty, losses (their axis follows the bulk of the curve) the top right.
-        plot.addLegend(offset=(-8, 8) if loss else (8, -8), labelTextColor=TEXT,
-                       brush=pg.mkBrush(255, 255, 255, 220), pen=pg.mkPen(200, 200, 200), verSpacing=-6)
         return plot
+
+    @staticmethod
+    def _make_legend() -> pg.LegendItem:
+        """A key in a row of its own: the models, then the line styles (two a row: columns stay narrow)."""
+        legend = pg.LegendItem(colCount=2, labelTextColor=TEXT, verSpacing=-6, horSpacing=6)
+        legend.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+        return legend
 
     def _arrange(self) -> None:
         """Show the columns the current models need (both when empty): errors above, losses below."""
@@ -163,11 +169,13 @@ class CurvePlots(pg.GraphicsLayoutWidget):
         self.ci.clear()
         for col, residual in enumerate(columns or [False, True]):
             error_plot, loss_plot = self._plots_for(residual)
-            self.ci.addItem(error_plot, row=0, col=col)
-            self.ci.addItem(loss_plot, row=1, col=col)
-        # Errors are the point of Fig. 6: give them more room than the loss.
-        self.ci.layout.setRowStretchFactor(0, 3)
-        self.ci.layout.setRowStretchFactor(1, 2)
+            self.ci.addItem(self.legends[residual], row=0, col=col)
+            self.ci.addItem(error_plot, row=1, col=col)
+            self.ci.addItem(loss_plot, row=2, col=col)
+        # Errors are the point of Fig. 6: give them more room than the loss; the keys only what they need.
+        self.ci.layout.setRowStretchFactor(0, 0)
+        self.ci.layout.setRowStretchFactor(1, 3)
+        self.ci.layout.setRowStretchFactor(2, 2)
 
     def retranslate(self) -> None:
         """Titles, axis labels, tooltips and legend keys in the current language."""
@@ -316,21 +324,19 @@ class CurvePlots(pg.GraphicsLayoutWidget):
 
     def _rebuild_legends(self) -> None:
         """One entry per model, plus the thin/bold key on error panels (legends do not re-translate)."""
-        for plot in self.all_plots:
-            plot.legend.clear()
+        for legend in self.legends.values():
+            legend.clear()
         for model in self.models.values():
-            error_plot, loss_plot = self._plots_for(model.residual)
-            error_plot.legend.addItem(model.items["test_error"], model.name)
-            loss_plot.legend.addItem(model.items["loss"], model.name)
+            self.legends[model.residual].addItem(model.items["test_error"], model.name)
         for residual in {m.residual for m in self.models.values()}:
-            self._add_key(self._plots_for(residual)[0])
+            self._add_key(self.legends[residual])
 
-    def _add_key(self, plot: pg.PlotItem) -> None:
+    def _add_key(self, legend: pg.LegendItem) -> None:
         grey = (110, 110, 110)
         thin = pg.PlotDataItem(pen=plotting.pen(grey, 1.2, style=Qt.PenStyle.DashLine))
         bold = pg.PlotDataItem(pen=plotting.pen(grey, 3))
-        plot.legend.addItem(thin, tr("training error"))
-        plot.legend.addItem(bold, tr("test error"))
+        legend.addItem(thin, tr("training error"))
+        legend.addItem(bold, tr("test error"))
 
     # -- export ------------------------------------------------------------------------------------
 
