@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-import time
 
 import numpy as np
 import pyqtgraph as pg
@@ -13,8 +12,9 @@ from PySide6.QtCore import Qt, QTimer
 
 from resnet_explorer.core.errors import UserInputError
 from resnet_explorer.core.lesion import BlockLesion, DeletionPoint, LesionStudy
-from resnet_explorer.core.studies import Measurement, check_cancel
+from resnet_explorer.core.studies import Measurement
 from resnet_explorer.gui.views import lesion_study as view_mod
+from tests.gui.study_helpers import cancel_slow_run, slow_job, start_slow_run
 
 WAIT = 30000
 NAMES = [f"layer{s}.{i}" for s in (1, 2, 3) for i in range(3)]
@@ -107,31 +107,17 @@ def test_undeletable_blocks_get_a_mark_not_a_bar(qtbot, window):
 
 
 def test_cancel_stops_a_slow_study_and_the_window_stays_responsive(qtbot, window, monkeypatch):
-    seen = {}
-
-    def slow(*_args, progress=None, cancel=None, **_kwargs):
-        seen["cancel"] = cancel
-        for done in range(1, 10_000):
-            check_cancel(cancel)
-            progress(done, 10_000)
-            time.sleep(0.005)
-        return fake_study()
-
-    monkeypatch.setattr(view_mod, "lesion_job", slow)
+    seen: dict = {}
+    monkeypatch.setattr(view_mod, "lesion_job", slow_job(seen, fake_study))
     view = _view(window)
-    qtbot.mouseClick(view.compute, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: view.progress.isVisible() and view.progress.value() > 0, timeout=WAIT)
-    assert view.cancel_button.isVisible() and not view.compute.isEnabled()
+    start_slow_run(qtbot, view)
     # The event loop runs while the study does: a timer fires and the window switches tabs.
     ticks = []
     QTimer.singleShot(0, lambda: ticks.append(1))
     qtbot.waitUntil(lambda: bool(ticks), timeout=1000)
     window.show_tab("predict")
     window.show_tab("lesion")
-    qtbot.mouseClick(view.cancel_button, Qt.MouseButton.LeftButton)
-    assert seen["cancel"].is_set()
-    qtbot.waitUntil(lambda: not view.is_running(), timeout=5000)
-    assert not view.progress.isVisible() and view.compute.isEnabled()
+    cancel_slow_run(qtbot, view, seen)
     assert view.study() is None and "cancelled" in view.status.text()
 
 

@@ -4,7 +4,6 @@ Predict, Cancel, the per-model cache, models without a test set, the layout at 1
 from __future__ import annotations
 
 import dataclasses
-import time
 
 import numpy as np
 import pytest
@@ -13,9 +12,9 @@ from PySide6.QtCore import QPoint, Qt
 
 from resnet_explorer.core.class_names import FASHION_MNIST_CLASSES
 from resnet_explorer.core.errors import UserInputError
-from resnet_explorer.core.studies import check_cancel
 from resnet_explorer.core.test_set import TestSetResult
 from resnet_explorer.gui.views import test_set as view_mod
+from tests.gui.study_helpers import cancel_slow_run, slow_job, start_slow_run
 
 WAIT = 30000
 
@@ -127,28 +126,14 @@ def test_a_mistake_opens_in_predict(qtbot, window, monkeypatch):
 
 
 def test_cancel_stops_a_slow_run_and_the_window_stays_responsive(qtbot, window, monkeypatch):
-    seen = {}
-
-    def slow(*_args, progress=None, cancel=None, **_kwargs):
-        seen["cancel"] = cancel
-        for done in range(1, 10_000):
-            check_cancel(cancel)
-            progress(done, 10_000)
-            time.sleep(0.005)
-        return fake_result()
-
-    monkeypatch.setattr(view_mod, "test_set_job", slow)
+    seen: dict = {}
+    monkeypatch.setattr(view_mod, "test_set_job", slow_job(seen, fake_result))
     view = _view(window)
-    qtbot.mouseClick(view.compute, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: view.progress.isVisible() and view.progress.value() > 0, timeout=WAIT)
-    assert view.cancel_button.isVisible() and not view.compute.isEnabled()
+    start_slow_run(qtbot, view)
     assert "images" in view.progress.format()
     window.show_tab("predict")  # the event loop runs while it does
     window.show_tab("testset")
-    qtbot.mouseClick(view.cancel_button, Qt.MouseButton.LeftButton)
-    assert seen["cancel"].is_set()
-    qtbot.waitUntil(lambda: not view.is_running(), timeout=5000)
-    assert not view.progress.isVisible() and view.compute.isEnabled()
+    cancel_slow_run(qtbot, view, seen)
     assert view.result() is None and "cancelled" in view.status.text()
 
 

@@ -18,24 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Signal
-from PySide6.QtGui import QFont
-from PySide6.QtWidgets import (
-    QHBoxLayout,
-    QLabel,
-    QProgressBar,
-    QPushButton,
-    QSpinBox,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QLabel, QSpinBox, QWidget
 
-from .. import plotting
 from ..controller import Explorer
 from ..i18n import notifier, tr
 from ..jobs import ModelInfo
-from ..workers import JobRunner
-from .lazy import DrawnWhenShown
 from .lesion_plots import LesionStudyPlots
+from .study_view import CachedStudyView, format_duration, one_line
 
 KIND = "lesion"
 DEFAULT_SUBSET = 1000
@@ -106,33 +95,19 @@ def estimate_seconds(macs: int, n: int, passes: int, device: str) -> float:
     return 1.0 + macs * n * passes / rate
 
 
-def format_duration(seconds: float) -> str:
-    """``42`` -> ``42 s``, ``150`` -> ``3 min`` (translated)."""
-    if seconds < 90:
-        return tr("{n} s").format(n=max(1, round(seconds)))
-    return tr("{n} min").format(n=round(seconds / 60))
-
-
 # ----- the view ---------------------------------------------------------------------------------------
-class LesionStudyView(DrawnWhenShown, QWidget):
+class LesionStudyView(CachedStudyView):
     """The Lesion study tab."""
+
+    KIND = KIND
 
     study_ready = Signal(object)  # LesionStudy, after it was cached and drawn
     study_failed = Signal(str)  # the one-line error
 
     def __init__(self, explorer: Explorer, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        plotting.configure()
-        self.explorer = explorer
-        self.cache: dict[str, Any] = {}  # model id -> LesionStudy
-        self.error = ""  # the last failure, one line
-        self._job_model: str | None = None
+        super().__init__(explorer, "resnet-explorer-lesion", parent)
         self._job_macs = self._job_passes = 0
         self._job_device = "cpu"
-        self._started = 0.0
-        self._status = ""  # what the status line says besides a failure ("cancelled")
-        self.runner = JobRunner("resnet-explorer-lesion", self)
-        self.runner.busy_changed.connect(lambda _busy: self._update_controls())
         self._build()
         explorer.model_loaded.connect(self._model_changed)
         explorer.summary_ready.connect(lambda _s: self._update_controls())
@@ -141,64 +116,19 @@ class LesionStudyView(DrawnWhenShown, QWidget):
 
     # ----- layout -------------------------------------------------------------------------------------
     def _build(self) -> None:
-        self.title = QLabel()
-        font = QFont(self.title.font())
-        font.setBold(True)
-        self.title.setFont(font)
-        self.explain = QLabel()
-        self.explain.setWordWrap(True)
-        self.explain.setStyleSheet("color: #444;")
         self.subset_label = QLabel()
         self.subset = QSpinBox()
         self.subset.setRange(100, 10000)
         self.subset.setSingleStep(100)
         self.subset.setValue(DEFAULT_SUBSET)
         self.subset.valueChanged.connect(lambda _v: self._update_controls())
-        self.compute = QPushButton()
-        self.compute.clicked.connect(self.start)
-        self.estimate = QLabel()
-        self.progress = QProgressBar()
-        self.progress.setTextVisible(True)
-        self.progress.setMinimumWidth(240)
-        self.progress.setMaximumWidth(320)
-        self.cancel_button = QPushButton()
-        self.cancel_button.clicked.connect(self.cancel)
-        bar = QHBoxLayout()
-        bar.addWidget(self.subset_label)
-        bar.addWidget(self.subset)
-        bar.addWidget(self.compute)
-        bar.addWidget(self.estimate, 1)
-        bar.addWidget(self.progress)
-        bar.addWidget(self.cancel_button)
-        self.status = QLabel()  # one line: the dataset is missing, the study failed or was cancelled
-        self.status.setWordWrap(True)
         self.chart = LesionStudyPlots()
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.title)
-        layout.addWidget(self.explain)
-        layout.addLayout(bar)
-        layout.addWidget(self.status)
-        layout.addWidget(self.chart, 1)
-        self.progress.hide()
-        self.cancel_button.hide()
+        self._build_frame(self.chart, (self.subset_label, self.subset))
 
     # ----- state --------------------------------------------------------------------------------------
-    def model_id(self) -> str | None:
-        info = self.explorer.info
-        return info.model_id if info is not None else None
-
     def study(self) -> Any:
         """The cached study of the loaded model, or ``None``."""
-        mid = self.model_id()
-        return self.cache.get(mid) if mid else None
-
-    def is_running(self) -> bool:
-        return self.runner.is_busy(KIND)
-
-    def _model_changed(self, _info: ModelInfo | None) -> None:
-        self.error = self._status = ""
-        self._update_controls()
-        self._redraw()
+        return self.result()
 
     # ----- computing ----------------------------------------------------------------------------------
     def start(self) -> None:
@@ -210,32 +140,22 @@ class LesionStudyView(DrawnWhenShown, QWidget):
         if missing:
             self._fail(missing)
             return
-        self.error = self._status = ""
-        self._job_model = info.model_id
+        self._begin(info.model_id)
         self._job_macs = self._macs()
         self._job_passes, self._job_device = count_passes(info), info.device
-        self._started = time.monotonic()
-        self.progress.setRange(0, 0)
-        self.progress.setFormat(tr("Loading the test set..."))
         self.runner.submit(KIND, lesion_job, info.model_id, info.dataset, subset=self.subset.value(),
                            device=info.device, cancellable=True, wants_progress=True,
                            on_result=self._on_result, on_error=self._fail, on_progress=self._on_progress)
         self._update_controls()
 
-    def cancel(self) -> None:
-        """Stop the running study (the core checks its cancel event between batches)."""
-        if self.is_running():
-            self.runner.cancel(KIND)
-            self._status = tr("Lesion study cancelled.")
-            self._update_controls()
+    def _cancelled_text(self) -> str:
+        return tr("Lesion study cancelled.")
 
-    def shutdown(self, timeout_ms: int = 10000) -> bool:
-        """Stop the worker thread cleanly (cancel, quit, wait)."""
-        return self.runner.shutdown(timeout_ms)
+    def _progress_text(self) -> str:
+        return tr("{done} / {total} passes, {time} left")
 
     def _on_result(self, study: Any) -> None:
-        model = self._job_model or study.model_id
-        self.cache[model] = study
+        self._keep(study)
         elapsed = time.monotonic() - self._started
         if self._job_macs and elapsed > 2.0:  # remember this device's speed for the next estimate
             rate = self._job_macs * study.n * self._job_passes / (elapsed - 1.0)
@@ -245,17 +165,9 @@ class LesionStudyView(DrawnWhenShown, QWidget):
         self.study_ready.emit(study)
 
     def _fail(self, message: str) -> None:
-        self.error = " ".join(str(message).split()) or tr("The lesion study failed.")
+        self.error = one_line(message, tr("The lesion study failed."))
         self._update_controls()
         self.study_failed.emit(self.error)
-
-    def _on_progress(self, done: int, total: int) -> None:
-        self.progress.setRange(0, max(1, total))
-        self.progress.setValue(done)
-        elapsed = time.monotonic() - self._started
-        left = elapsed / max(done, 1) * (total - done)
-        self.progress.setFormat(tr("{done} / {total} passes, {time} left").format(
-            done=done, total=total, time=format_duration(left)))
 
     # ----- controls -----------------------------------------------------------------------------------
     def _macs(self) -> int:
@@ -265,12 +177,10 @@ class LesionStudyView(DrawnWhenShown, QWidget):
     def _update_controls(self) -> None:
         info = self.explorer.info
         running = self.is_running()
-        self.progress.setVisible(running)
-        self.cancel_button.setVisible(running)
+        self._show_running(running)
         missing = dataset_missing(info.dataset) if info is not None else None
         self.compute.setEnabled(info is not None and not running and not missing)
         self.subset.setEnabled(not running)
-        self.compute.setText(tr("Compute again") if self.study() is not None else tr("Compute"))
         if info is None:
             self.estimate.setText(tr("Load a model first."))
         elif running:
@@ -288,16 +198,7 @@ class LesionStudyView(DrawnWhenShown, QWidget):
             else:
                 text = tr("{passes} passes over {n} test images").format(passes=passes, n=n)
             self.estimate.setText(text)
-        line, colour = "", "#444"
-        if self.error:
-            line, colour = self.error, "#b00020"
-        elif missing and not self.study():
-            line, colour = missing, "#8a5a00"
-        elif self._status:
-            line = self._status
-        self.status.setText(line)
-        self.status.setStyleSheet(f"color: {colour};")
-        self.status.setVisible(bool(line))
+        self._show_status(missing if not self.study() else None)
 
     # ----- drawing ------------------------------------------------------------------------------------
     def _redraw(self) -> None:

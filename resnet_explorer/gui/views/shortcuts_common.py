@@ -11,11 +11,7 @@ import time
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
 from ..i18n import tr
-from .lesion_study import format_duration
-
-ERROR_COLOUR = "#b00020"
-WARNING_COLOUR = "#8a5a00"
-NOTE_COLOUR = "#444"
+from .study_view import NOTE_COLOUR, format_duration
 
 
 class StudyBar(QWidget):
@@ -88,8 +84,3 @@ class StudyBar(QWidget):
 
     def retranslate(self) -> None:
         self.cancel_button.setText(tr("Cancel"))
-
-
-def one_line(message: object, fallback: str) -> str:
-    """A worker's error as one line (whitespace folded), ``fallback`` when it said nothing."""
-    return " ".join(str(message).split()) or fallback

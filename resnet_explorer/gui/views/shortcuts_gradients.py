@@ -17,9 +17,9 @@ from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QVBoxLa
 
 from ..i18n import tr
 from ..workers import JobRunner
-from .lesion_study import format_duration
-from .shortcuts_common import ERROR_COLOUR, StudyBar, one_line
+from .shortcuts_common import StudyBar
 from .shortcuts_gradient_plot import GradientPlot
+from .study_view import ERROR_COLOUR, format_duration, one_line
 
 KIND = "gradients"
 ARCHS = ("plain20", "resnet20", "plain56", "resnet56", "plain110", "resnet110")

@@ -22,9 +22,10 @@ from ..controller import Explorer
 from ..i18n import tr
 from ..jobs import file_title
 from ..workers import JobRunner
-from .lesion_study import dataset_missing, format_duration
-from .shortcuts_common import ERROR_COLOUR, WARNING_COLOUR, StudyBar, one_line
+from .lesion_study import dataset_missing
+from .shortcuts_common import StudyBar
 from .shortcuts_landscape_plot import LandscapePlots
+from .study_view import ERROR_COLOUR, WARNING_COLOUR, format_duration, one_line
 
 KIND = "landscape"
 DEFAULT_DIMS, DEFAULT_GRID, DEFAULT_SUBSET = 2, 11, 256

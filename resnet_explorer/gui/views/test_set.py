@@ -15,33 +15,18 @@ get a sentence instead of the button.
 
 from __future__ import annotations
 
-import time
-from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QFont
-from PySide6.QtWidgets import (
-    QHBoxLayout,
-    QLabel,
-    QProgressBar,
-    QPushButton,
-    QSplitter,
-    QTabWidget,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QLabel, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
-from .. import plotting
 from ..controller import Explorer
 from ..i18n import class_label, notifier, tr
 from ..imaging import to_qimage
 from ..inputs import png_bytes
 from ..jobs import ModelInfo
-from ..workers import JobRunner
-from .lazy import DrawnWhenShown
-from .lesion_study import format_duration
+from .study_view import CachedStudyView, one_line
 from .test_set_plots import AccuracyBars, ConfusionMatrix, ImageGallery, class_names
 
 KIND = "testset"
@@ -78,27 +63,20 @@ def no_test_set(info: ModelInfo) -> str | None:
 
 
 # ----- the view ---------------------------------------------------------------------------------------
-class TestSetView(DrawnWhenShown, QWidget):
+class TestSetView(CachedStudyView):
     """The Test set tab."""
 
     __test__ = False  # not a pytest test class, despite its name
+    KIND = KIND
+    CACHE_MODELS = CACHE_MODELS
 
     result_ready = Signal(object)  # core.test_set.TestSetResult, after it was cached and drawn
     failed = Signal(str)  # the one-line error
     open_image = Signal(bytes, str)  # PNG bytes of a test image and its label: open it in Predict
 
     def __init__(self, explorer: Explorer, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        plotting.configure()
-        self.explorer = explorer
-        self.cache: OrderedDict[str, Any] = OrderedDict()  # model id -> TestSetResult, newest last
-        self.error = ""
-        self._status = ""
-        self._job_model: str | None = None
-        self._started = 0.0
+        super().__init__(explorer, "resnet-explorer-testset", parent)
         self.selected: tuple[int, int] | None = None  # the confusion cell whose images are shown
-        self.runner = JobRunner("resnet-explorer-testset", self)
-        self.runner.busy_changed.connect(lambda _busy: self._update_controls())
         self._build()
         explorer.model_loaded.connect(self._model_changed)
         notifier().language_changed.connect(self.retranslate)
@@ -106,30 +84,6 @@ class TestSetView(DrawnWhenShown, QWidget):
 
     # ----- layout -------------------------------------------------------------------------------------
     def _build(self) -> None:
-        self.title = QLabel()
-        font = QFont(self.title.font())
-        font.setBold(True)
-        self.title.setFont(font)
-        self.explain = QLabel()
-        self.explain.setWordWrap(True)
-        self.explain.setStyleSheet("color: #444;")
-        self.compute = QPushButton()
-        self.compute.clicked.connect(self.start)
-        self.summary = QLabel()  # the accuracy once computed
-        self.progress = QProgressBar()
-        self.progress.setTextVisible(True)
-        self.progress.setMinimumWidth(240)
-        self.progress.setMaximumWidth(320)
-        self.cancel_button = QPushButton()
-        self.cancel_button.clicked.connect(self.cancel)
-        bar = QHBoxLayout()
-        bar.addWidget(self.compute)
-        bar.addWidget(self.summary, 1)
-        bar.addWidget(self.progress)
-        bar.addWidget(self.cancel_button)
-        self.status = QLabel()
-        self.status.setWordWrap(True)
-
         self.matrix = ConfusionMatrix()
         self.matrix.cell_clicked.connect(self.show_cell)
         self.matrix_title = QLabel()
@@ -173,34 +127,13 @@ class TestSetView(DrawnWhenShown, QWidget):
         self.split.setStretchFactor(0, 1)
         self.split.setStretchFactor(1, 1)
         self.split.setChildrenCollapsible(False)
-
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.title)
-        layout.addWidget(self.explain)
-        layout.addLayout(bar)
-        layout.addWidget(self.status)
-        layout.addWidget(self.split, 1)
-        self.progress.hide()
-        self.cancel_button.hide()
+        self._build_frame(self.split)
+        self.summary = self.estimate  # the accuracy once computed
 
     # ----- state --------------------------------------------------------------------------------------
-    def model_id(self) -> str | None:
-        info = self.explorer.info
-        return info.model_id if info is not None else None
-
-    def result(self) -> Any:
-        """The cached result of the loaded model, or ``None``."""
-        mid = self.model_id()
-        return self.cache.get(mid) if mid else None
-
-    def is_running(self) -> bool:
-        return self.runner.is_busy(KIND)
-
-    def _model_changed(self, _info: ModelInfo | None) -> None:
-        self.error = self._status = ""
+    def _model_changed(self, info: ModelInfo | None) -> None:
         self.selected = None
-        self._update_controls()
-        self._redraw()
+        super()._model_changed(info)
 
     # ----- computing ----------------------------------------------------------------------------------
     def start(self) -> None:
@@ -208,61 +141,38 @@ class TestSetView(DrawnWhenShown, QWidget):
         info = self.explorer.info
         if info is None or self.is_running() or no_test_set(info):
             return
-        self.error = self._status = ""
-        self._job_model = info.model_id
-        self._started = time.monotonic()
-        self.progress.setRange(0, 0)
-        self.progress.setFormat(tr("Loading the test set..."))
+        self._begin(info.model_id)
         self.runner.submit(KIND, test_set_job, info.model_id, info.dataset, device=info.device,
                            cancellable=True, wants_progress=True, on_result=self._on_result,
                            on_error=self._fail, on_progress=self._on_progress)
         self._update_controls()
 
-    def cancel(self) -> None:
-        """Stop the running predictions (the core checks its cancel event between batches)."""
-        if self.is_running():
-            self.runner.cancel(KIND)
-            self._status = tr("Test set cancelled.")
-            self._update_controls()
+    def _cancelled_text(self) -> str:
+        return tr("Test set cancelled.")
 
-    def shutdown(self, timeout_ms: int = 10000) -> bool:
-        """Stop the worker thread cleanly (cancel, quit, wait)."""
-        return self.runner.shutdown(timeout_ms)
+    def _progress_text(self) -> str:
+        return tr("{done} / {total} images, {time} left")
 
     def _on_result(self, result: Any) -> None:
-        model = self._job_model or result.model_id
-        self.cache[model] = result
-        self.cache.move_to_end(model)
-        while len(self.cache) > CACHE_MODELS:
-            self.cache.popitem(last=False)
+        self._keep(result)
         self._update_controls()
         self._redraw()
         self.result_ready.emit(result)
 
     def _fail(self, message: str) -> None:
-        self.error = " ".join(str(message).split()) or tr("The test set could not be computed.")
+        self.error = one_line(message, tr("The test set could not be computed."))
         self._update_controls()
         self.failed.emit(self.error)
-
-    def _on_progress(self, done: int, total: int) -> None:
-        self.progress.setRange(0, max(1, total))
-        self.progress.setValue(done)
-        elapsed = time.monotonic() - self._started
-        left = elapsed / max(done, 1) * (total - done)
-        self.progress.setFormat(tr("{done} / {total} images, {time} left").format(
-            done=done, total=total, time=format_duration(left)))
 
     # ----- controls -----------------------------------------------------------------------------------
     def _update_controls(self) -> None:
         info = self.explorer.info
         running = self.is_running()
         missing = no_test_set(info) if info is not None else None
-        self.progress.setVisible(running)
-        self.cancel_button.setVisible(running)
+        self._show_running(running)
         self.compute.setVisible(not missing)
         self.compute.setEnabled(info is not None and not running and not missing)
         result = self.result()
-        self.compute.setText(tr("Compute again") if result is not None else tr("Compute"))
         if info is None:
             text = tr("Load a model first.")
         elif running and self._job_model != info.model_id:
@@ -276,16 +186,7 @@ class TestSetView(DrawnWhenShown, QWidget):
             text = tr("Predicts every test image of {dataset} once (Fashion-MNIST: 10,000 images, under a "
                       "minute on a CPU for a 20-layer net).").format(dataset=info.dataset)
         self.summary.setText(text)
-        line, colour = "", "#444"
-        if self.error:
-            line, colour = self.error, "#b00020"
-        elif missing:
-            line, colour = missing, "#8a5a00"
-        elif self._status:
-            line = self._status
-        self.status.setText(line)
-        self.status.setStyleSheet(f"color: {colour};")
-        self.status.setVisible(bool(line))
+        self._show_status(missing)
 
     # ----- drawing ------------------------------------------------------------------------------------
     def _redraw(self) -> None:
