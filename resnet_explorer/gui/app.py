@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QEventLoop, QTimer
@@ -89,8 +90,8 @@ def run(image: list[str] | None = None, model: str | None = None, tab: str | Non
     return int(app.exec())
 
 
-def wait_until_settled(window: MainWindow, timeout_s: float = SCREENSHOT_TIMEOUT_S) -> bool:
-    """Run the event loop until the models and devices are listed and no job is left; False on timeout."""
+def run_until(done: Callable[[], bool], timeout_s: float) -> bool:
+    """Run the event loop until ``done()`` holds (polled every 50 ms); False on timeout."""
     loop = QEventLoop()
     poll = QTimer()
     poll.setInterval(50)
@@ -98,16 +99,11 @@ def wait_until_settled(window: MainWindow, timeout_s: float = SCREENSHOT_TIMEOUT
     deadline.setSingleShot(True)
     timed_out = []
 
-    def check() -> None:
-        # The accelerators too: a screenshot shows every device in the pickers.
-        if window.startup_done() and not window.explorer.is_busy() and accelerators().ready:
-            loop.quit()
-
     def expire() -> None:
         timed_out.append(True)
         loop.quit()
 
-    poll.timeout.connect(check)
+    poll.timeout.connect(lambda: loop.quit() if done() else None)
     deadline.timeout.connect(expire)
     poll.start()
     deadline.start(int(timeout_s * 1000))
@@ -115,6 +111,13 @@ def wait_until_settled(window: MainWindow, timeout_s: float = SCREENSHOT_TIMEOUT
     poll.stop()
     deadline.stop()
     return not timed_out
+
+
+def wait_until_settled(window: MainWindow, timeout_s: float = SCREENSHOT_TIMEOUT_S) -> bool:
+    """Run the event loop until the models and devices are listed and no job is left; False on timeout."""
+    # The accelerators too: a screenshot shows every device in the pickers.
+    return run_until(lambda: window.startup_done() and not window.explorer.is_busy()
+                     and accelerators().ready, timeout_s)
 
 
 def compute_test_set(window: MainWindow, timeout_s: float = SCREENSHOT_TIMEOUT_S) -> bool:
@@ -123,28 +126,12 @@ def compute_test_set(window: MainWindow, timeout_s: float = SCREENSHOT_TIMEOUT_S
     is left as it is: the tab then says why."""
     view = window.test_set
     view.start()
-    loop = QEventLoop()
-    poll = QTimer()
-    poll.setInterval(50)
-    deadline = QTimer()
-    deadline.setSingleShot(True)
-    timed_out = []
-    poll.timeout.connect(lambda: None if view.is_running() else loop.quit())
-
-    def expire() -> None:
-        timed_out.append(True)
+    finished = run_until(lambda: not view.is_running(), timeout_s)
+    if not finished:
         view.cancel()
-        loop.quit()
-
-    deadline.timeout.connect(expire)
-    poll.start()
-    deadline.start(int(timeout_s * 1000))
-    loop.exec()
-    poll.stop()
-    deadline.stop()
     if view.error:  # a missing dataset reads in the PNG's banner and on stderr, like a load failure
         window.show_message("error", view.error)
-    return not timed_out
+    return finished
 
 
 def pause(ms: int) -> None:
