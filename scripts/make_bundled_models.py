@@ -11,6 +11,13 @@ accuracy, all measured here on the full 10k test set (not copied from the traini
 With ``--figure6`` it copies each model's ``metrics.csv`` of a compare-mode run to
 ``assets/runs/figure6/<arch>/metrics.csv`` and renders ``docs/figure6.png`` with the project's own
 plotting code (``resnet_explorer.core.recorded_runs.render_png``).
+
+With ``--family ROOT`` it does both for a family trained one model at a time with one recipe
+(``ROOT/<arch>/`` is the ``--out`` of ``resnet-explorer train --arch <arch>``, as scripts/train_family.sh
+makes them): every finished member becomes ``assets/models/<arch>-fashion-mnist`` and its curves
+``assets/runs/family/<arch>/metrics.csv``; ``assets/runs/family/config.json`` holds the shared recipe
+and each member's command; ``docs/figure6.png`` is drawn from the family on the paper's 0-20% axis.
+A member whose run is not finished is skipped with a line saying so.
 """
 
 from __future__ import annotations
@@ -30,6 +37,8 @@ from resnet_explorer.core.devices import cpu_name
 from resnet_explorer.core.evaluation import evaluate
 from resnet_explorer.core.model_file import read_model
 from resnet_explorer.core.recorded_runs import load_recorded_run, render_png
+from resnet_explorer.core.training_budget import FULL_TRAINING_SPLIT, budget_from_run
+from resnet_explorer.core.training_setup import resolve_warmup
 from resnet_explorer.core.zoo import load_model
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -87,7 +96,7 @@ def bundle_model(run_model_dir: Path, model_id: str) -> dict:
         **card,
         "id": model_id,
         "arch": card["model"]["arch"],
-        "command": config.get("command") or card.get("command"),
+        "command": training_command(config) or card.get("command"),
         "epochs": int(last["epochs_run"]),
         "wall_time_s": round(float(last["elapsed_s"]), 1),
         "hardware": hardware(),
@@ -98,6 +107,11 @@ def bundle_model(run_model_dir: Path, model_id: str) -> dict:
         "per_class_test_accuracy": per_class,
         "training_subset": config.get("subset"),
     }
+    if "budget" not in card:  # written by newer training runs; rebuilt here for older ones
+        recipe = card["recipe"]
+        train_images = recipe.get("subset") or FULL_TRAINING_SPLIT[dataset]
+        card["budget"] = budget_from_run(recipe, dataset, train_images, card["steps_per_epoch"],
+                                         resolve_warmup(recipe.get("warmup_iters"), [card["arch"]]))
     MODELS.mkdir(parents=True, exist_ok=True)
     save_tensors(MODELS / f"{model_id}.safetensors", tensors, {"resnet_explorer": json.dumps(card)})
     atomic_write_json(MODELS / f"{model_id}.json", card)
@@ -121,11 +135,75 @@ def record_figure6(run_dir: Path) -> None:
     print(f"recorded {target} and rendered {png}")
 
 
+FAMILY_DATASET = "fashion-mnist"
+# Settings that may differ between members of one family without making them "trained differently".
+PER_MEMBER_KEYS = ("arch", "archs", "out", "command", "resume", "overwrite", "threads", "device")
+
+
+def finished_members(root: Path) -> dict[str, Path]:
+    """``arch -> ROOT/<arch>/<arch>`` for every member whose run reached its last epoch."""
+    members = {}
+    for config_path in sorted(root.glob("*/config.json")):
+        config = json.loads(config_path.read_text())
+        arch = config["arch"]
+        model_dir = config_path.parent / arch
+        has_metrics = (model_dir / "metrics.csv").is_file()
+        epochs_run = int(last_metrics(model_dir)["epochs_run"]) if has_metrics else 0
+        if epochs_run < int(config["epochs"]) or not (model_dir / "model.safetensors").is_file():
+            print(f"{arch}: not finished ({epochs_run}/{config['epochs']} epochs), skipped")
+            continue
+        members[arch] = model_dir
+    return members
+
+
+def shared_recipe(members: dict[str, Path]) -> dict:
+    """The one recipe every member was trained with (refuses a family trained differently)."""
+    recipes = {}
+    for arch, model_dir in members.items():
+        config = json.loads((model_dir.parent / "config.json").read_text())
+        recipes[arch] = {k: v for k, v in config.items() if k not in PER_MEMBER_KEYS}
+    first = next(iter(recipes.values()))
+    for arch, recipe in recipes.items():
+        differing = sorted(k for k in first.keys() | recipe.keys() if first.get(k) != recipe.get(k))
+        if differing:
+            raise SystemExit(f"{arch} was not trained like the others: {', '.join(differing)} differ")
+    return first
+
+
+def record_family(root: Path) -> None:
+    """Bundle every finished member of the family under ``root`` and record its curves."""
+    members = finished_members(root)
+    if not members:
+        raise SystemExit(f"no finished member in {root}")
+    recipe = shared_recipe(members)
+    target = RUNS / "family"
+    if target.exists():
+        shutil.rmtree(target)
+    commands = {}
+    for arch, model_dir in members.items():
+        bundle_model(model_dir, f"{arch}-{FAMILY_DATASET}")
+        dest = target / arch / "metrics.csv"
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(model_dir / "metrics.csv", dest)
+        commands[arch] = training_command(json.loads((model_dir.parent / "config.json").read_text()))
+    atomic_write_json(target / "config.json", {**recipe, "models": list(members), "commands": commands})
+    png = render_png(load_recorded_run("family"), ROOT / "docs" / "figure6.png", y_max=20.0)
+    print(f"recorded {target} and rendered {png}")
+
+
+def training_command(config: dict) -> str:
+    """The command that trains the member; a run continued with ``--resume`` equals one sitting."""
+    return str(config.get("command", "")).replace(" --resume", "")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", action="append", default=[], metavar="RUN_MODEL_DIR=ID")
     parser.add_argument("--figure6", type=Path, default=None, metavar="COMPARE_RUN_DIR")
+    parser.add_argument("--family", type=Path, default=None, metavar="ROOT")
     args = parser.parse_args()
+    if args.family:
+        record_family(args.family)
     for spec in args.model:
         path, _, model_id = spec.partition("=")
         bundle_model(Path(path), model_id)

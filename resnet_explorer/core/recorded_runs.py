@@ -264,9 +264,11 @@ def colour_for(name: str, index: int = 0) -> tuple[int, int, int]:
     return FALLBACK_COLOURS[index % len(FALLBACK_COLOURS)]
 
 
-def render_png(run: RecordedRun, path: Path, size: tuple[int, int] = (1200, 480)) -> Path:
+def render_png(run: RecordedRun, path: Path, size: tuple[int, int] = (1200, 480),
+               y_max: float | None = None) -> Path:
     """Draw the run like the paper's Fig. 6 (plain nets left, ResNets right; thin = train, bold = test).
 
+    ``y_max`` (in %) fixes the error axis (the paper's Fig. 6 shows 0-20%); by default it fits every value.
     Uses Pillow only, so it works on a server. Returns ``path``.
     """
     from PIL import Image, ImageDraw
@@ -275,7 +277,8 @@ def render_png(run: RecordedRun, path: Path, size: tuple[int, int] = (1200, 480)
     draw = ImageDraw.Draw(image)
     panels = _panels(run.ordered())
     width = size[0] // len(panels)
-    y_max = _error_ceiling(c for group in panels.values() for c in group)
+    if y_max is None:
+        y_max = _error_ceiling(c for group in panels.values() for c in group)
     for i, (title, group) in enumerate(panels.items()):
         _draw_panel(draw, (i * width, 0, (i + 1) * width, size[1]), title, group, y_max)
     path = Path(path)
