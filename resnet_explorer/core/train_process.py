@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing as mp
+import os
 import pickle
 import queue
 import threading
@@ -56,9 +57,10 @@ class ProcessRun:
     they can be pickled.
     """
 
-    def __init__(self, config: Any, *, start_method: str = "spawn") -> None:
+    def __init__(self, config: Any, *, start_method: str = "spawn", niceness: int = 0) -> None:
         config.validate()
         self.config = config
+        self.niceness = niceness  # added to the child's nice value: the window keeps the CPU when it needs it
         self._ctx = mp.get_context(start_method)
         self._lock = threading.Lock()  # guards the pipe (sends from several threads) and the flags
         self._paused = False
@@ -133,7 +135,7 @@ class ProcessRun:
         control, child_end = self._ctx.Pipe()
         # typeshed types get_context(str) as BaseContext, which has no Process; every context it returns has.
         process = self._ctx.Process(target=child_main,  # type: ignore[attr-defined]
-                                    args=(self.config, events, child_end),
+                                    args=(self.config, events, child_end, self.niceness),
                                     name="resnet-explorer-training", daemon=True)
         process.start()
         child_end.close()  # the child holds its end: when it exits, our recv side sees EOF
@@ -189,9 +191,12 @@ class ProcessRun:
                 self._control = None
 
 
-def child_main(config: Any, events: Any, control: Any) -> None:
+def child_main(config: Any, events: Any, control: Any, niceness: int = 0) -> None:
     """The child process: run the engine, send every event, obey pause/resume/stop from the pipe."""
     from .engine import TrainingRun
+
+    if niceness > 0 and hasattr(os, "nice"):  # POSIX only; lowering one's own priority needs no rights
+        os.nice(niceness)
 
     def send(message: tuple[str, Any]) -> None:
         # The queue serialises it for the parent, our own process: no file or user data is ever read

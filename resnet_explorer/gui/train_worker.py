@@ -14,6 +14,7 @@ way and a ``Signal(object)`` passing a reference shares nothing mutable with the
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -28,6 +29,8 @@ log = logging.getLogger(__name__)
 
 # Iteration updates are merged into at most this many signals per second (DESIGN.md: 10-30/s).
 MAX_UPDATES_PER_S = 20.0
+# How much lower than the window the training process runs (nice value, POSIX).
+TRAINING_NICENESS = 10
 
 
 
@@ -182,7 +185,9 @@ class TrainWorker(Worker):
         if factory is None:
             from resnet_explorer.core.train_process import ProcessRun
 
-            factory = ProcessRun
+            # At a lower priority the child may use every core (training_thread_budget) and the window
+            # still gets the CPU the moment it needs it (on 2 cores, one of them was left idle before).
+            factory = functools.partial(ProcessRun, niceness=TRAINING_NICENESS)
         run = factory(self._config)
         with self._lock:
             if self._stop_requested:

@@ -63,15 +63,31 @@ def thread_budget() -> int:
     a positive integer N is the number of torch threads, taken as given. Unset (or anything else): every
     core this process may run on (its CPU affinity) but one, which the event loop keeps; at least 1.
     """
-    env = os.environ.get(THREADS_ENV, "").strip()
-    if env.isdigit() and int(env) > 0:
-        return int(env)
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS / Windows
-        cores = os.cpu_count() or 2
-    return max(1, cores - 1)
+    return _threads_from_env() or max(1, _cores() - 1)
 
+
+def _threads_from_env() -> int | None:
+    """``RESNET_EXPLORER_THREADS`` when it is a positive integer, else ``None``."""
+    env = os.environ.get(THREADS_ENV, "").strip()
+    return int(env) if env.isdigit() and int(env) > 0 else None
+
+
+def _cores() -> int:
+    """The cores this process may run on (its CPU affinity where the OS has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS / Windows
+        return os.cpu_count() or 2
+
+
+def training_thread_budget() -> int:
+    """Threads for a training run the window starts: every core, as the run's process is niced.
+
+    ``RESNET_EXPLORER_THREADS`` still decides when set. The training child runs at a lower priority
+    (``train_worker.TRAINING_NICENESS``), so the event loop never waits for it; keeping a core idle for
+    a mostly idle window left half of a 2-core classroom laptop unused.
+    """
+    return _threads_from_env() or _cores()
 
 
 def _first_line(exc: BaseException) -> str:

@@ -77,3 +77,18 @@ def test_a_stop_before_the_start_ends_at_once(tmp_path):
     run.stop()
     events = collect(run)
     assert events[-1].status == "stopped" and len(events) <= 3
+
+
+@pytest.mark.skipif(not hasattr(os, "getpriority"), reason="POSIX nice values")
+def test_the_child_runs_at_the_lower_priority_it_was_given(tmp_path):
+    run = ProcessRun(tiny(tmp_path, epochs=50), niceness=5)
+    mine = os.getpriority(os.PRIO_PROCESS, 0)
+    seen = None
+    events = []
+    for event in run.events():
+        events.append(event)
+        if seen is None:  # the child is alive and past set-up: read its nice value, then stop it
+            seen = os.getpriority(os.PRIO_PROCESS, run.pid)
+            run.stop()
+    assert seen == min(19, mine + 5)
+    assert isinstance(events[-1], RunFinished) and events[-1].status == "stopped"

@@ -3,13 +3,14 @@ Worker for functions and generators; the training relay."""
 
 from __future__ import annotations
 
+import os
 import threading
 
 import pytest
 from PySide6.QtCore import QObject, Slot
 
 from resnet_explorer.core.errors import UserInputError
-from resnet_explorer.gui.workers import JobRunner, Worker, error_line, thread_budget
+from resnet_explorer.gui.workers import JobRunner, Worker, error_line, thread_budget, training_thread_budget
 
 WAIT = 10000
 
@@ -253,3 +254,14 @@ def test_the_train_worker_relays_the_engines_dataclasses(qtbot):
     assert got["run_started"] == [started] and got["epoch"] == [epoch] and got["finished"] == [finished]
     assert [e for batch in got["iterations"] for e in batch] == its  # every point, as the engine made it
     assert worker.wait(5)
+
+
+def test_training_uses_every_core_the_process_may_run_on_and_the_gui_keeps_one_elsewhere(monkeypatch):
+    monkeypatch.delenv("RESNET_EXPLORER_THREADS", raising=False)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0, 1, 2, 3}, raising=False)
+    assert training_thread_budget() == 4  # the training process is niced: it may take every core
+    assert thread_budget() == 3  # work in this process leaves one core to the event loop
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {5}, raising=False)
+    assert (training_thread_budget(), thread_budget()) == (1, 1)
+    monkeypatch.setenv("RESNET_EXPLORER_THREADS", "2")
+    assert training_thread_budget() == 2  # the variable decides when set

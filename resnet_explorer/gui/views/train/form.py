@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
 
 from resnet_explorer.gui.device_picker import accelerators
 from resnet_explorer.gui.i18n import tr
-from resnet_explorer.gui.workers import thread_budget
+from resnet_explorer.gui.workers import training_thread_budget
 
 from .texts import Texts
 
@@ -397,7 +397,7 @@ def make_config(values: dict[str, Any]) -> TrainConfig:
         arch=",".join(archs), dataset=values["dataset"], archs=archs, epochs=values["epochs"],
         batch_size=values["batch_size"], lr=values["lr"], subset=values["subset"],
         shortcut=values["shortcut"], device=values["device"], out=values["out"],
-        threads=thread_budget(),  # all cores but one: the GUI keeps the last one
+        threads=training_thread_budget(),  # every core: the training process runs niced
         command="resnet-explorer gui (Train tab)",
     )
 
