@@ -375,6 +375,9 @@ class TrainingRun:
                 continue
             if self.state.dist.enabled:
                 m.epoch_sums = self._global_sums(m.epoch_sums)
+                # Rank 0 alone saves: unaveraged, the other ranks' BatchNorm statistics of this partial
+                # epoch would be lost on --resume (the epoch's end averages them; the average is linear).
+                self.state.dist.average_buffers(m.model)
             self._checkpoint(m)
 
     def _finished(self, status: str, message: str) -> RunFinished:

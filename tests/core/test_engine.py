@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -291,24 +292,105 @@ def test_bad_settings_are_user_errors():
         TrainingRun(TrainConfig("resnet20", "synthetic", epochs=0))
 
 
-def test_two_processes_keep_identical_weights_and_write_one_checkpoint(tmp_path):
-    out, hashes = tmp_path / "ddp", tmp_path / "hashes"
-    # The CLI under torchrun, each rank hashing its final weights through a callback (tests/ only).
-    env = {**os.environ, "HASH_DIR": str(hashes), "OMP_NUM_THREADS": "1"}
-    helper = Path(__file__).with_name("ddp_hash_train.py")
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2",
-           str(helper), "train", "--arch", "resnet20", "--dataset", "synthetic",
-           "--image-size", "8", "--subset", "128", "--batch-size", "16", "--epochs", "1",
-           "--threads", "1", "--out", str(out)]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
+# -- several processes (torchrun, gloo on CPU) ------------------------------------------------------------
+# 8x8 synthetic images, 128 of them, 16 per batch and process -> 4 steps per epoch; 2 epochs. Each torchrun
+# costs ~15 s here, nearly all of it three processes importing torch: one uninterrupted run is shared.
+DDP_HELPER = Path(__file__).with_name("ddp_hash_train.py")
+DDP_STEPS_PER_EPOCH = 4
+MODEL_FILE = Path("resnet20/model.safetensors")
+
+
+def torchrun(out: Path, *extra: str) -> list[str]:
+    """The CLI under ``torchrun --nproc-per-node=2``, each rank hashing its final weights (tests/ only)."""
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2",
+            str(DDP_HELPER), "train", "--arch", "resnet20", "--dataset", "synthetic", "--image-size", "8",
+            "--subset", "128", "--batch-size", "16", "--epochs", "2", "--threads", "1", "--out", str(out),
+            *extra]
+
+
+def ddp_env(hashes: Path, **extra: str) -> dict[str, str]:
+    return {**os.environ, "HASH_DIR": str(hashes), "OMP_NUM_THREADS": "1", **extra}
+
+
+def rank_files(hashes: Path, suffix: str) -> dict[int, str]:
+    """What each rank wrote to ``rank<N>.<suffix>`` (its weights' SHA-256, or its exit status)."""
+    return {int(p.stem[len("rank"):]): p.read_text().strip() for p in hashes.glob(f"rank*.{suffix}")}
+
+
+@pytest.fixture(scope="module")
+def ddp_run(tmp_path_factory) -> tuple[Path, Path, subprocess.CompletedProcess]:
+    """``(out, hashes, process)`` of one uninterrupted 2-process run."""
+    root = tmp_path_factory.mktemp("ddp")
+    out, hashes = root / "ddp", root / "hashes"
+    proc = subprocess.run(torchrun(out), env=ddp_env(hashes), capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    digests = {p.name: p.read_text() for p in hashes.glob("rank*.sha256")}
-    assert set(digests) == {"rank0.sha256", "rank1.sha256"}
-    assert digests["rank0.sha256"] == digests["rank1.sha256"]
+    return out, hashes, proc
+
+
+def test_two_processes_keep_identical_weights_and_write_one_checkpoint(ddp_run):
+    out, hashes, proc = ddp_run
+    digests = rank_files(hashes, "sha256")
+    assert set(digests) == {0, 1} and digests[0] == digests[1]
+    assert rank_files(hashes, "exit") == {0: "0", 1: "0"}
     assert sorted(p.name for p in (out / "resnet20").iterdir()) == [
         "metrics.csv", "model.safetensors", "state.json", "state.safetensors"]
+    assert len(training_state.read_metrics_csv(out / "resnet20/metrics.csv")) == 2
+    for epoch in (1, 2):
+        assert proc.stdout.count(f"resnet20 epoch {epoch}/2") == 1  # rank 0 alone reports
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_a_torchrun_job_with_a_checkpoint_and_resume_matches_an_uninterrupted_run(
+        tmp_path, ddp_run):
+    """Ctrl-C in a terminal signals torchrun's process group; torchrun passes SIGINT on to each worker
+    (its own session) once. Every rank stops after the same step and rank 0 saves, mid-epoch.
+
+    Not bit-identical by design: between epoch ends each rank's BatchNorm running statistics follow its own
+    shard, and rank 0 alone saves, so the stop saves their average (the epoch's end averages them anyway,
+    and the average is linear). The resumed run's BN statistics then equal the uninterrupted run's up to
+    rounding; every parameter is bit-identical and metrics.csv the same.
+    """
+    reference_out = ddp_run[0]
+    out, hashes = tmp_path / "ddp", tmp_path / "hashes"
+    hold_at = DDP_STEPS_PER_EPOCH + 2  # rank 0 waits for the signal after epoch 2's second step
+    stopped = subprocess.Popen(torchrun(out), env=ddp_env(hashes, SIGNAL_AT_STEP=str(hold_at)),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True)  # its own process group, as a terminal's job
+    try:
+        deadline = time.monotonic() + 240
+        while not (hashes / "ready").exists():
+            assert stopped.poll() is None and time.monotonic() < deadline, stopped.communicate()[1][-3000:]
+            time.sleep(0.05)
+        os.killpg(stopped.pid, signal.SIGINT)
+        output, errors = stopped.communicate(timeout=120)
+    finally:
+        if stopped.poll() is None:
+            os.killpg(stopped.pid, signal.SIGKILL)
+            stopped.communicate()
+    # Each rank's `resnet-explorer train` stopped cleanly with 130 (torchrun itself exits 1 after a signal).
+    assert rank_files(hashes, "exit") == {0: "130", 1: "130"}, errors[-3000:]
+    assert "stopped: resnet20 at epoch 1 + 3 steps; continue with --resume" in output, errors[-3000:]
+    assert "interrupted" not in errors  # a second SIGINT would have aborted without a checkpoint
+    state = training_state.load_state(out / "resnet20")[0]
+    assert state["position"] == {"epoch": 1, "step": DDP_STEPS_PER_EPOCH - 1}  # the step under way finished
     assert len(training_state.read_metrics_csv(out / "resnet20/metrics.csv")) == 1
-    assert proc.stdout.count("resnet20 epoch 1/1") == 1  # rank 0 alone reports
+
+    resumed = subprocess.run(torchrun(out, "--resume"), env=ddp_env(hashes / "resumed"),
+                             capture_output=True, text=True, timeout=240)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    digests = rank_files(hashes / "resumed", "sha256")
+    assert set(digests) == {0, 1} and digests[0] == digests[1]
+    expected, got = weights(reference_out / MODEL_FILE), weights(out / MODEL_FILE)
+    assert expected.keys() == got.keys()
+    for key in expected:
+        if key.endswith(("running_mean", "running_var")):
+            torch.testing.assert_close(got[key], expected[key], rtol=1e-5, atol=1e-6,
+                                       msg=lambda detail, key=key: f"{key}: {detail}")
+        else:
+            assert torch.equal(got[key], expected[key]), key
+    rows = training_state.read_metrics_csv(out / "resnet20/metrics.csv")
+    reference_rows = training_state.read_metrics_csv(reference_out / "resnet20/metrics.csv")
+    assert metrics_without_times(rows) == metrics_without_times(reference_rows)
 
 
 def test_the_time_left_counts_evaluations_apart_from_training_steps():
