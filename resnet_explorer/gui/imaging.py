@@ -73,3 +73,12 @@ def to_rgb(image: np.ndarray) -> np.ndarray:
     if image.shape[2] == 1:
         image = np.repeat(image, 3, axis=2)
     return np.ascontiguousarray(image[:, :, :3], dtype=np.uint8)
+
+
+def over_background(image: np.ndarray, background: tuple[int, int, int]) -> np.ndarray:
+    """HxWx4 RGBA composited over ``background`` -> HxWx3 uint8; any other image is returned as it is."""
+    if image.ndim != 3 or image.shape[2] != 4:
+        return image
+    alpha = image[:, :, 3:4].astype(np.float32) / 255.0
+    rgb = image[:, :, :3].astype(np.float32) * alpha + np.asarray(background, np.float32) * (1.0 - alpha)
+    return np.clip(rgb.round(), 0, 255).astype(np.uint8)

@@ -86,7 +86,7 @@ class OpenedImage:
     source: str  # path, or "" for pasted images
     image: Any = None  # PIL.Image.Image, handed to analyze() later
     thumb: np.ndarray | None = None  # HxWx3 uint8
-    preview: np.ndarray | None = None  # HxWx3 uint8
+    preview: np.ndarray | None = None  # HxWx3 uint8; HxWx4 (alpha kept) for a transparent image
     size: tuple[int, int] = (0, 0)
     error: str = ""
     key: int = field(default_factory=lambda: next(_image_keys))
@@ -172,13 +172,15 @@ def load_model_job(model_id: str, device: str, *, progress: Callable[[int, int],
     return loaded, describe_model(loaded, model_id)
 
 
-def _rgb_array(image: Any, side: int) -> np.ndarray:
+def _rgb_array(image: Any, side: int, *, keep_alpha: bool = False) -> np.ndarray:
     from PIL import Image
 
     from resnet_explorer.core.images import to_rgb_or_l
 
     small = image.copy()
     small.thumbnail((side, side), Image.Resampling.LANCZOS)
+    if keep_alpha and small.mode in ("RGBA", "LA"):  # the view composites it over the model's background
+        return np.asarray(small.convert("RGBA"), dtype=np.uint8).copy()
     # Shown over white, as viewers show transparency; the model composites over its own background.
     return np.asarray(to_rgb_or_l(small).convert("RGB"), dtype=np.uint8).copy()
 
@@ -197,8 +199,8 @@ def open_image_job(source: str | bytes, label: str) -> OpenedImage:
         return OpenedImage(label, path, error=str(exc))
     except (OSError, ValueError) as exc:
         return OpenedImage(label, path, error=f"{label}: {exc}")
-    return OpenedImage(label, path, image, _rgb_array(image, THUMB_SIDE), _rgb_array(image, PREVIEW_SIDE),
-                       image.size)
+    preview = _rgb_array(image, PREVIEW_SIDE, keep_alpha=True)
+    return OpenedImage(label, path, image, _rgb_array(image, THUMB_SIDE), preview, image.size)
 
 
 def open_images_job(sources: list[tuple[str | bytes, str]]) -> list[OpenedImage]:

@@ -35,6 +35,7 @@ from .views.shortcuts import ShortcutsView
 from .views.test_set import TestSetView
 from .views.train.tab import TrainTab
 from .widgets.banner import Banner
+from .widgets.pages import size_by_shown_page
 from .widgets.thumbnails import ThumbnailStrip
 from .window_inputs import WindowInputs
 from .window_menus import WindowMenus, tab_titles
@@ -108,6 +109,7 @@ class MainWindow(QMainWindow):
         for name in TABS:
             if self._tab_widgets[name] is not None:
                 self.tabs.addTab(self._tab_widgets[name], name)
+        size_by_shown_page(self.tabs)  # a wide hidden tab does not widen the window
         self.strip = ThumbnailStrip()
         self.strip.hide()
         central = QWidget()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -21,14 +21,16 @@ from PySide6.QtWidgets import (
 )
 
 from resnet_explorer.core.domain import PHOTO_MODEL  # PIL and numpy only: no torch at start-up
+from resnet_explorer.core.images import BACKGROUND
 
 from ..controller import Explorer
 from ..domain_text import domain_text
 from ..i18n import class_label, notifier, tr
-from ..imaging import heatmap_rgba
+from ..imaging import heatmap_rgba, over_background
 from ..jobs import AnalysisResult, OpenedImage
 from ..widgets.domain_note import DomainNote
 from ..widgets.image_panel import ImagePanel
+from ..widgets.pages import size_by_shown_page
 from ..widgets.thumbnails import ThumbnailStrip
 from ..widgets.top_bars import TopBars
 from .features import stage_title
@@ -39,8 +41,9 @@ CAM_METHODS = (("gradcam", "Grad-CAM"), ("gradcam++", "Grad-CAM++"), ("layercam"
                ("scorecam", "Score-CAM"), ("occlusion", ""))
 
 DEFAULT_OPACITY = 0.6
+GALLERY_ICON = 72  # the empty state's sample thumbnails
 ORIGINAL_HEIGHT = 160  # the photo as given, beside the predictions: small, for comparison
-ORIGINAL_HEIGHT_WITH_NOTE = 120  # ... smaller while the domain note needs the room (1024x768 screens)
+ORIGINAL_MIN_HEIGHT = 72  # ... and smaller still before the side column scrolls (notes, zoom, 1024x768)
 
 
 def caption(text: str = "") -> QLabel:
@@ -48,6 +51,28 @@ def caption(text: str = "") -> QLabel:
     label = QLabel(text)
     label.setStyleSheet("font-weight: 600;")
     return label
+
+
+class PreviewPanel(ImagePanel):
+    """"Your image": the side column's one flexible item. Its preferred height is its smallest, so the
+    column's preferred height (which a scroll area holds its content to) counts it at that, and the
+    layout's stretch lets it grow to :data:`ORIGINAL_HEIGHT` when the room is there: a note in the
+    column (lesion, domain) or a larger zoom shrinks the picture before the column needs a scroll bar."""
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt API
+        return QSize(ORIGINAL_HEIGHT, ORIGINAL_MIN_HEIGHT)
+
+
+class SideScroll(QScrollArea):
+    """A vertical-only scroll area as wide as its content needs: the splitter then never squeezes the
+    side column below its controls' width (at a large zoom they would be cut off at the right)."""
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt API
+        content = self.widget()
+        if content is None:
+            return super().minimumSizeHint()
+        width = content.minimumSizeHint().width() + self.verticalScrollBar().sizeHint().width()
+        return QSize(width, super().minimumSizeHint().height())
 
 
 class EmptyState(QWidget):
@@ -68,14 +93,17 @@ class EmptyState(QWidget):
         self.open_button.clicked.connect(self.open_clicked)
         self.samples_caption = QLabel()
         self.samples_caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.samples = ThumbnailStrip(icon_side=72, rows=3)
+        self.samples = ThumbnailStrip(icon_side=GALLERY_ICON, rows=3)
+        # Three rows where there is room, one (scrolling) on a short screen or at a large zoom.
+        self.samples.setMinimumHeight(GALLERY_ICON + 36)
         self.samples.activated_index.connect(self.sample_clicked)
         self.frame = QWidget()
         self.frame.setObjectName("dropzone")
         self.frame.setStyleSheet("QWidget#dropzone { border: 2px dashed #9aa7b8; border-radius: 14px; }")
         inner = QVBoxLayout(self.frame)
         inner.setContentsMargins(40, 40, 40, 40)
-        inner.addStretch(1)
+        # Stretch 0 around, 1 on the gallery: it grows to its three rows before the margins do.
+        inner.addStretch(0)
         inner.addWidget(self.title)
         inner.addWidget(self.hint)
         row = QHBoxLayout()
@@ -85,8 +113,8 @@ class EmptyState(QWidget):
         inner.addLayout(row)
         inner.addSpacing(24)
         inner.addWidget(self.samples_caption)
-        inner.addWidget(self.samples)
-        inner.addStretch(1)
+        inner.addWidget(self.samples, 1)
+        inner.addStretch(0)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(24, 24, 24, 24)
         outer.addWidget(self.frame)
@@ -123,7 +151,7 @@ class PredictView(QWidget):
         self.empty = EmptyState()
         self.empty.open_clicked.connect(self.open_requested)
         self.empty.sample_clicked.connect(self.sample_requested)
-        self.original = ImagePanel()
+        self.original = PreviewPanel()
         self.network_input = ImagePanel()
         self.bars = TopBars()
         self.bars.row_clicked.connect(self._bar_clicked)
@@ -166,6 +194,7 @@ class PredictView(QWidget):
         self.stack = QStackedWidget()
         self.stack.addWidget(self.empty)
         self.stack.addWidget(self._build_result_page())
+        size_by_shown_page(self.stack)  # the tall empty state does not set the result page's height
         layout = QVBoxLayout(self)
         layout.addWidget(self.stack)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -183,7 +212,7 @@ class PredictView(QWidget):
         # The network's view (with Grad-CAM) is the point of this tab: it gets the big panel. The photo
         # as given sits small beside the predictions, for comparison.
         self.original_caption, self.input_caption = caption(), caption()
-        self.original.setMinimumSize(160, 100)
+        self.original.setMinimumSize(ORIGINAL_HEIGHT, ORIGINAL_MIN_HEIGHT)
         self.original.setMaximumHeight(ORIGINAL_HEIGHT)
         left = QWidget()
         ll = QVBoxLayout(left)
@@ -220,13 +249,13 @@ class PredictView(QWidget):
         side_layout = QVBoxLayout(side)
         side_layout.setContentsMargins(0, 0, 0, 0)
         side_layout.addWidget(self.original_caption)
-        side_layout.addWidget(self.original)
+        side_layout.addWidget(self.original, 1)  # grows first, up to ORIGINAL_HEIGHT (PreviewPanel)
         side_layout.addWidget(self.top_box)
         side_layout.addWidget(self.domain_note)
         side_layout.addWidget(self.cam_box)
-        side_layout.addStretch(1)
+        side_layout.addStretch(0)  # stretch 0: what is left after the picture's growth, not a share of it
         # On a small screen (or with a long note) the side column scrolls instead of squeezing controls.
-        scroll = QScrollArea()
+        scroll = SideScroll()
         scroll.setWidget(side)
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
@@ -246,7 +275,7 @@ class PredictView(QWidget):
 
     def _image_selected(self, opened: OpenedImage | None) -> None:
         self.stack.setCurrentIndex(0 if opened is None else 1)
-        self.original.set_image(None if opened is None else opened.preview)
+        self._show_preview(opened)
         if opened is not None:
             w, h = opened.size
             self.original_caption.setText(tr("Your image ({w}x{h})").format(w=w, h=h))
@@ -257,7 +286,16 @@ class PredictView(QWidget):
         self.bars.set_rows([])
         self.cam_class.clear()
 
+    def _show_preview(self, opened: OpenedImage | None) -> None:
+        """"Your image", its transparency over the loaded model's background (what the network sees has
+        it there too: white-on-black Fashion-MNIST composites a transparent picture over black)."""
+        preview = None if opened is None else opened.preview
+        domain = getattr(self.explorer.info, "domain", None)
+        background = BACKGROUND if domain is None else domain.background
+        self.original.set_image(None if preview is None else over_background(preview, background))
+
     def _model_loaded(self, _info: object) -> None:
+        self._show_preview(self.explorer.current)  # another model may have another background
         self._fill_cam_stages()
         self.domain_note.clear()
         self._show_domain()
@@ -281,8 +319,6 @@ class PredictView(QWidget):
                    else tr("What the network sees ({w}x{h})"))
         self.input_caption.setText(caption.format(w=w, h=h))
         self.domain_note.show_for(result.domain, result.domain_reasons, result.converted)
-        self.original.setMaximumHeight(ORIGINAL_HEIGHT if self.domain_note.isHidden()
-                                       else ORIGINAL_HEIGHT_WITH_NOTE)
         self._cam = result.gradcam
         self.cam_hook.setText(self._hook_text(result))
         self._fill_cam_classes(result)
