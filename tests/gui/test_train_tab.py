@@ -436,3 +436,94 @@ def test_time_left_is_the_engines_own_figure():
     progress.iteration(iteration("resnet20", epoch=2, progress=1.5, global_step=15))
     assert progress.fraction > at_epoch
     assert progress.eta_s() == pytest.approx(40.0 * (1 - progress.fraction) / (1 - at_epoch))
+
+
+class PausesAfterFirstEpoch:
+    """The real engine in the worker thread, pausing itself when its first epoch ends (before it yields
+    that epoch): the test's Stop then lands after exactly one epoch, however fast or slow the machine."""
+
+    def __init__(self, config, *, pause: bool) -> None:
+        from resnet_explorer.core.engine import TrainingRun
+
+        self.config = config
+        self.run = TrainingRun(config)
+        self._pause = pause
+
+    def events(self):
+        for event in self.run.events():
+            if self._pause and isinstance(event, EpochEvent):
+                self._pause = False
+                self.run.pause()
+            yield event
+
+    def pause(self) -> None:
+        self.run.pause()
+
+    def resume(self) -> None:
+        self.run.resume()
+
+    def stop(self) -> None:
+        self.run.stop()
+
+    @property
+    def paused(self) -> bool:
+        return self.run.paused
+
+
+def test_stopped_run_resumes_from_the_window_in_the_same_folder(qtbot, tmp_path, monkeypatch):
+    made = []
+
+    def factory(config):
+        made.append(config)
+        return PausesAfterFirstEpoch(config, pause=len(made) == 1)
+
+    widget = TrainTab(run_factory=factory, runs_root=tmp_path / "runs")
+    qtbot.addWidget(widget)
+    widget.configure(archs=["resnet20"], dataset="synthetic", subset=64, epochs=3, batch_size=16, lr=0.05,
+                     device="cpu", out_dir=str(tmp_path / "out"))
+    try:
+        widget.start_training()
+        curves = lambda: widget.plots.models.get("resnet20")  # noqa: E731
+        qtbot.waitUntil(lambda: curves() is not None and curves().test_x == [1.0], timeout=LONG)
+        qtbot.waitUntil(lambda: widget.session._worker.paused, timeout=LONG)
+        with qtbot.waitSignal(widget.running_changed, timeout=LONG, check_params_cb=lambda r: not r):
+            widget.session.stop_button.click()
+        out = widget.session.out_dir
+        assert "Resume run" in widget.message.text()  # the stop says how to go on
+
+        asked = []
+
+        def choose(parent, title, start):  # the folder chooser offers the run just stopped
+            asked.append(start)
+            return start
+
+        monkeypatch.setattr("resnet_explorer.gui.views.train.tab.QFileDialog.getExistingDirectory", choose)
+        with qtbot.waitSignal(widget.running_changed, timeout=LONG, check_params_cb=lambda r: not r):
+            widget.session.resume_run_button.click()
+    finally:
+        widget.shutdown(timeout_ms=LONG)
+
+    assert asked == [str(out)]
+    assert len(made) == 2 and made[1].resume and Path(made[1].out) == out
+    assert "finished" in widget.message.text().lower()
+    assert [p.name for p in (tmp_path / "out").iterdir()] == [out.name]  # no second run folder
+    metrics = read_metrics_csv(out / "resnet20" / "metrics.csv", default_name="resnet20")["resnet20"]
+    assert list(metrics.x) == [1.0, 2.0, 3.0]
+    # The resumed run's curves start with the epoch trained before the stop (from its history).
+    assert widget.plots.models["resnet20"].test_x == [1.0, 2.0, 3.0]
+
+
+def test_resume_from_a_folder_without_a_run_is_one_line(qtbot, tmp_path):
+    widget = TrainTab(runs_root=tmp_path / "runs")
+    qtbot.addWidget(widget)
+    runs = tmp_path / "saved"
+    (runs / "20260101-120000").mkdir(parents=True)
+    (runs / "20260101-120000" / "config.json").write_text("{}", encoding="utf-8")
+
+    assert not widget.resume_run(runs)  # the "Save runs in" folder, not a run's own folder
+
+    text = widget.message.text()
+    assert "no config.json" in text and "20260101-120000" in text and "\n" not in text
+    assert "#b3261e" in widget.message.styleSheet() and not widget.running
+    assert not widget.resume_run(tmp_path / "missing")
+    assert "not a folder" in widget.message.text()

@@ -9,5 +9,6 @@
 * :mod:`.progress` - :class:`~.progress.RunProgress` (no Qt), the fraction done and time left as the
   engine reports them;
 * :mod:`.plots` - :class:`~.plots.CurvePlots`, the live curves drawn like the paper's Fig. 6;
+* :mod:`.reference` - the recorded curves drawn faintly behind a live run, and their caption;
 * :mod:`.texts` - :class:`~.texts.Texts`, the translatable texts each part registers.
 """

@@ -15,8 +15,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QSignalBlocker
-from PySide6.QtGui import QShowEvent
+from PySide6.QtCore import QSignalBlocker, Qt
+from PySide6.QtGui import QResizeEvent, QShowEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -26,8 +26,10 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
+    QLabel,
     QLineEdit,
     QPushButton,
+    QSizePolicy,
     QSpinBox,
     QToolButton,
     QVBoxLayout,
@@ -214,9 +216,10 @@ class TrainForm(QWidget):
         self.device = QComboBox()
         self._fill_devices()
         accelerators().changed.connect(self._fill_devices)
-        self.out_dir = QLineEdit(str(_default_runs_dir()))
-        self._t(self.out_dir.setToolTip, "Each run gets a time-stamped folder here, with one sub-folder "
+        self.out_dir = PathField(str(_default_runs_dir()))
+        self._t(self.out_dir.set_explanation, "Each run gets a time-stamped folder here, with one sub-folder "
                 "per network: model.safetensors and metrics.csv.")
+        self._t(self.out_dir.set_dialog_title, "Save runs in")
         rows = (("Epochs", self.epochs), ("Batch size", self.batch), ("Learning rate", self.lr),
                 ("Device", self.device), ("Save runs in", self.out_dir))
         for text, widget in rows:
@@ -386,6 +389,64 @@ class TrainForm(QWidget):
             "shortcut": self.shortcut.currentData() if self.shortcut.isEnabled() else None,
             "out": str(Path(self.out_dir.text()).expanduser() / datetime.now().strftime("%Y%m%d-%H%M%S")),
         }
+
+
+class PathField(QWidget):
+    """A folder, elided in the middle so its start and its last folders both show in a narrow column
+    (the full path is in the tooltip), and a button that changes it with a folder chooser."""
+
+    def __init__(self, path: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._path = path
+        self._explanation = ""
+        self._title = ""
+        self.label = QLabel()
+        self.label.setFrameShape(QLabel.Shape.StyledPanel)
+        self.label.setMinimumWidth(60)  # never the column's minimum: the text elides instead
+        self.label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.button = QToolButton()
+        self.button.setText("…")
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.label, 1)
+        row.addWidget(self.button)
+        self.button.clicked.connect(self._choose)
+        self._show()
+
+    def text(self) -> str:
+        """The full path."""
+        return self._path
+
+    def setText(self, path: str) -> None:  # noqa: N802 - the QLineEdit name it replaces
+        """Show ``path``."""
+        self._path = path
+        self._show()
+
+    def set_explanation(self, text: str) -> None:
+        """What the folder is for (below the full path in the tooltip)."""
+        self._explanation = text
+        self._show()
+
+    def set_dialog_title(self, text: str) -> None:
+        """The folder chooser's title."""
+        self._title = text
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt API
+        super().resizeEvent(event)
+        self._show()
+
+    def _show(self) -> None:
+        width = max(20, self.label.contentsRect().width() - 4)
+        elided = self.label.fontMetrics().elidedText(self._path, Qt.TextElideMode.ElideMiddle, width)
+        self.label.setText(elided)
+        tip = "\n".join(t for t in (self._path, self._explanation) if t)
+        self.setToolTip(tip)
+        self.label.setToolTip(tip)
+
+    def _choose(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, self._title, str(Path(self._path).expanduser()))
+        if path:
+            self.setText(path)
 
 
 def make_config(values: dict[str, Any]) -> TrainConfig:

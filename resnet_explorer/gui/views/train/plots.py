@@ -6,6 +6,10 @@ created once; new points only call ``setData`` (DESIGN.md: never a plot item per
 
 Per-iteration points are averaged into bins whose width doubles whenever a series grows past
 :data:`MAX_POINTS`, so a long run stays cheap to redraw and its noisy batch curves read smoothly.
+
+Behind a live run, the same models' curves of a shipped recorded run may be drawn faintly
+(:meth:`CurvePlots.set_reference`): same colour, thin, low alpha, below the live curves, one key entry
+"recorded". The recorded run had another budget, so its epochs are stretched onto the live run's.
 """
 
 from __future__ import annotations
@@ -18,7 +22,8 @@ from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtGui import QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from resnet_explorer.core.recorded_runs import Curves, colour_for
@@ -30,6 +35,9 @@ MAX_POINTS = 2000
 TEXT = "#202020"
 GRID_ALPHA = 0.15
 GRID_TICK_LEVEL = 0  # major ticks only (pyqtgraph's default 2 also draws two finer levels)
+EMPTY_LOSS_TOP = 2.5  # an untrained 10-class net starts at ln(10) = 2.3: the empty loss axis shows that
+REFERENCE_ALPHA = 70  # of 255: the recorded curves stay in the background
+REFERENCE_Z = -10.0  # below the live curves (pyqtgraph's items default to 0)
 
 
 class BinnedSeries:
@@ -106,6 +114,82 @@ def arch_is_residual(name: str) -> bool:
     return ARCHS[name].residual
 
 
+def make_plot() -> pg.PlotItem:
+    """One panel: light grid at the labelled ticks, dark axes, no context menu."""
+    plot = pg.PlotItem()
+    plot.showGrid(x=True, y=True, alpha=GRID_ALPHA)
+    plot.setMenuEnabled(False)
+    for name in ("left", "bottom"):
+        axis = plot.getAxis(name)
+        axis.setPen(pg.mkPen(TEXT))
+        axis.setTextPen(pg.mkPen(TEXT))
+        axis.enableAutoSIPrefix(False)  # "epoch (x0.001)" confuses more than it helps
+        # Grid lines at the labelled ticks only: every finer tick level adds ~10 ms to each repaint
+        # of the four panels (measured offscreen at 1400x850), and repaints follow the live curves.
+        axis.setStyle(maxTickLevel=GRID_TICK_LEVEL)
+    return plot
+
+
+def make_legend() -> pg.LegendItem:
+    """A key in a row of its own: the models, then the line styles (two a row: columns stay narrow)."""
+    legend = pg.LegendItem(colCount=2, labelTextColor=TEXT, verSpacing=-6, horSpacing=6)
+    legend.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+    return legend
+
+
+class FaintCurves:
+    """A recorded run's curves drawn thin and faint behind the live ones: model -> its three items."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, list[pg.PlotDataItem]] = {}
+        self.visible = True
+
+    def draw(self, model: ModelCurves, plots: tuple[pg.PlotItem, pg.PlotItem], curves: Curves,
+             x_scale: float) -> None:
+        """Training error (dashed) and test error in the error plot, loss in the loss plot, at ``x_scale``."""
+        error_plot, loss_plot = plots
+        x = curves.x * x_scale
+        items = []
+        series = ((error_plot, curves.train_error, True), (error_plot, curves.test_error, False),
+                  (loss_plot, curves.train_loss, False))
+        for plot, ys, dashed in series:
+            ok = np.isfinite(x) & np.isfinite(ys)
+            item = plot.plot(x[ok], ys[ok], pen=_reference_pen(model.colour, dashed=dashed))
+            item.setZValue(REFERENCE_Z)
+            item.setVisible(self.visible)
+            items.append(item)
+        self.items[model.name] = items
+
+    def clear(self, plots: Iterable[pg.PlotItem]) -> None:
+        """Take every faint item out of the one of ``plots`` that holds it."""
+        plots = list(plots)
+        for items in self.items.values():
+            for item in items:
+                for plot in plots:
+                    if item in plot.listDataItems():
+                        plot.removeItem(item)
+        self.items = {}
+
+    def set_visible(self, visible: bool) -> None:
+        """Show or hide them all."""
+        self.visible = visible
+        for items in self.items.values():
+            for item in items:
+                item.setVisible(visible)
+
+    def visible_data(self) -> list[tuple[np.ndarray, np.ndarray, bool]]:
+        """(x, y, is_loss) of every faint curve on screen, for the shared ranges."""
+        if not self.visible:
+            return []
+        found = []
+        for items in self.items.values():
+            for index, item in enumerate(items):
+                xs, ys = item.getData()
+                if xs is not None and len(xs):
+                    found.append((np.asarray(xs), np.asarray(ys), index == 2))
+        return found
+
+
 class CurvePlots(pg.GraphicsLayoutWidget):
     """Three plots (plain error, residual error, training loss) fed point by point or from a recording."""
 
@@ -115,12 +199,14 @@ class CurvePlots(pg.GraphicsLayoutWidget):
         self.setMinimumSize(420, 320)
         self.models: dict[str, ModelCurves] = {}
         self.x_label = "epoch"
+        self.planned_epochs: float | None = None  # the x span a run will fill (None: follow the data)
+        self.faint = FaintCurves()  # a recorded run's curves behind a live one
         # Columns: plain nets | ResNets (as in Fig. 6); rows: error above, loss below.
-        self.error_plain, self.error_res = self._make_plot(), self._make_plot()
-        self.loss_plain, self.loss_res = self._make_plot(loss=True), self._make_plot(loss=True)
+        self.error_plain, self.error_res = make_plot(), make_plot()
+        self.loss_plain, self.loss_res = make_plot(), make_plot()
         # One key per column, in its own row above the plots: inside a plot it hid curves (a plain net's
         # test error dips into any corner), and the loss plots use the same colours.
-        self.legends = {residual: self._make_legend() for residual in (False, True)}
+        self.legends = {residual: make_legend() for residual in (False, True)}
         # Both columns share their scales (see _follow_data), for a fair comparison; a y-link would not
         # do: linked views auto-range on their own data only and clip the other's curves.
         self._following = True
@@ -128,6 +214,7 @@ class CurvePlots(pg.GraphicsLayoutWidget):
             plot.getViewBox().sigRangeChangedManually.connect(self._stop_following)
         self._arrange()
         self.retranslate()
+        self._show_empty_ranges()
 
     @property
     def all_plots(self) -> tuple[pg.PlotItem, ...]:
@@ -140,42 +227,38 @@ class CurvePlots(pg.GraphicsLayoutWidget):
 
     # -- construction ------------------------------------------------------------------------------
 
-    def _make_plot(self, loss: bool = False) -> pg.PlotItem:
-        plot = pg.PlotItem()
-        plot.showGrid(x=True, y=True, alpha=GRID_ALPHA)
-        plot.setMenuEnabled(False)
-        for name in ("left", "bottom"):
-            axis = plot.getAxis(name)
-            axis.setPen(pg.mkPen(TEXT))
-            axis.setTextPen(pg.mkPen(TEXT))
-            axis.enableAutoSIPrefix(False)  # "epoch (x0.001)" confuses more than it helps
-            # Grid lines at the labelled ticks only: every finer tick level adds ~10 ms to each repaint
-            # of the four panels (measured offscreen at 1400x850), and repaints follow the live curves.
-            axis.setStyle(maxTickLevel=GRID_TICK_LEVEL)
-        return plot
-
-    @staticmethod
-    def _make_legend() -> pg.LegendItem:
-        """A key in a row of its own: the models, then the line styles (two a row: columns stay narrow)."""
-        legend = pg.LegendItem(colCount=2, labelTextColor=TEXT, verSpacing=-6, horSpacing=6)
-        legend.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
-        return legend
-
     def _arrange(self) -> None:
-        """Show the columns the current models need (both when empty): errors above, losses below."""
+        """Show the columns the current models need (both when empty): errors above, losses below.
+
+        A column's key is laid out only when it has models: an empty key would keep an empty row.
+        """
         has_plain = any(not m.residual for m in self.models.values())
         has_res = any(m.residual for m in self.models.values())
         columns = [residual for residual, show in ((False, has_plain), (True, has_res)) if show]
         self.ci.clear()
+        shown: list[pg.GraphicsWidget] = []
         for col, residual in enumerate(columns or [False, True]):
             error_plot, loss_plot = self._plots_for(residual)
-            self.ci.addItem(self.legends[residual], row=0, col=col)
+            if columns:
+                self.ci.addItem(self.legends[residual], row=0, col=col)
+                shown.append(self.legends[residual])
             self.ci.addItem(error_plot, row=1, col=col)
             self.ci.addItem(loss_plot, row=2, col=col)
+            shown += [error_plot, loss_plot]
+        for item in (*self.all_plots, *self.legends.values()):
+            if item not in shown and item.scene() is None:
+                # Out of the layout, the layout also took it out of the scene: Python alone would own it,
+                # and collecting such pyqtgraph items in the garbage collector crashed the tests at exit.
+                # Parked hidden in the scene, Qt owns and deletes it with the view, like the shown ones.
+                self.scene().addItem(item)
+            item.setVisible(item in shown)
         # Errors are the point of Fig. 6: give them more room than the loss; the keys only what they need.
         self.ci.layout.setRowStretchFactor(0, 0)
         self.ci.layout.setRowStretchFactor(1, 3)
         self.ci.layout.setRowStretchFactor(2, 2)
+        # Emptying the layout shrinks the central item to its minimum; nothing resizes it back until the
+        # widget itself is resized (a live run's plots stayed squashed at the top): fill the view again.
+        self.ci.setGeometry(QRectF(self.range))
 
     def retranslate(self) -> None:
         """Titles, axis labels, tooltips and legend keys in the current language."""
@@ -203,18 +286,37 @@ class CurvePlots(pg.GraphicsLayoutWidget):
     # -- data --------------------------------------------------------------------------------------
 
     def clear_runs(self) -> None:
-        """Forget every model and its curves."""
+        """Forget every model, its curves and the recorded ones behind them."""
         self.models.clear()
+        self.faint.items.clear()  # plot.clear() below removes their items
         for plot in self.all_plots:
             plot.clear()
-            # Forget the previous run's ranges: an empty plot should not show its epochs.
-            error = plot in (self.error_plain, self.error_res)
-            plot.getViewBox().setRange(xRange=(0.0, 1.0), yRange=(0.0, 100.0 if error else 2.5), padding=0.02)
+        self._show_empty_ranges()  # forget the previous run's ranges: an empty plot shows no old epochs
         self._arrange()
         self._rebuild_legends()
 
-    def set_models(self, models: Mapping[str, bool], x_label: str = "epoch") -> None:
-        """Start empty curves for ``models`` (name -> residual; clears what was drawn before)."""
+    def set_planned_epochs(self, epochs: float | None) -> None:
+        """The epochs the next (or current) run will train: empty plots span them, live ones at least."""
+        self.planned_epochs = epochs if epochs and epochs > 0 else None
+        if self.has_data():
+            self._follow_data()
+        else:
+            self._show_empty_ranges()
+
+    def _show_empty_ranges(self) -> None:
+        """Empty plots that already read right: x over the planned epochs (else 0..1), error 0-100 %,
+        loss from 0 to just above where an untrained net starts."""
+        x_max = self.planned_epochs or 1.0
+        for plot in self.all_plots:
+            error = plot in (self.error_plain, self.error_res)
+            y_top = 100.0 if error else EMPTY_LOSS_TOP
+            plot.getViewBox().setRange(xRange=(0.0, x_max), yRange=(0.0, y_top), padding=0.02)
+
+    def set_models(self, models: Mapping[str, bool], x_label: str = "epoch", *,
+                   epochs: float | None = None) -> None:
+        """Start empty curves for ``models`` (name -> residual; clears what was drawn before); ``epochs``:
+        the x span the run will fill (``None``: follow the data, as for a recorded run)."""
+        self.planned_epochs = epochs if epochs and epochs > 0 else None
         self.clear_runs()
         self._following = True
         self.x_label = x_label
@@ -299,13 +401,20 @@ class CurvePlots(pg.GraphicsLayoutWidget):
         if not self._following or not self.models:
             return
         x_max = max((m.loss.max_x() for m in self.models.values()), default=0.0)
-        x_max = max([x_max] + [max(m.test_x, default=0.0) for m in self.models.values()]) or 1.0
+        x_max = max([x_max, self.planned_epochs or 0.0]
+                    + [max(m.test_x, default=0.0) for m in self.models.values()]) or 1.0
         errors = [max(m.test_error + list(m.train_error.ys), default=0.0) for m in self.models.values()]
+        losses = [ys for m in self.models.values() if (ys := m.loss.arrays()[1]).size]
+        for xs, ys, loss in self.faint.visible_data():
+            x_max = max(x_max, float(xs.max(initial=0.0)))
+            if loss:
+                losses.append(ys)
+            else:
+                errors.append(float(ys.max(initial=0.0)))
         error_top = min(100.0, max(10.0, math.ceil(max(errors) / 10.0) * 10.0))
         # A deep net's early loss spike would flatten every other curve: the top follows the bulk
         # (at most twice the 90th percentile), while a smooth curve is shown whole.
-        tops = [min(float(ys.max()) * 1.05, 2.0 * float(np.percentile(ys, 90)))
-                for m in self.models.values() if (ys := m.loss.arrays()[1]).size]
+        tops = [min(float(ys.max()) * 1.05, 2.0 * float(np.percentile(ys, 90))) for ys in losses]
         loss_range = (0.0, max(tops, default=1.0) or 1.0)
         for plot in self.all_plots:
             y_range = (0.0, error_top) if plot in (self.error_plain, self.error_res) else loss_range
@@ -323,20 +432,48 @@ class CurvePlots(pg.GraphicsLayoutWidget):
     # -- legends -----------------------------------------------------------------------------------
 
     def _rebuild_legends(self) -> None:
-        """One entry per model, plus the thin/bold key on error panels (legends do not re-translate)."""
+        """One entry per model, plus the thin/bold key (and "recorded" when faint curves show), in the
+        current language: called again by :meth:`retranslate`."""
         for legend in self.legends.values():
             legend.clear()
         for model in self.models.values():
             self.legends[model.residual].addItem(model.items["test_error"], model.name)
         for residual in {m.residual for m in self.models.values()}:
-            self._add_key(self.legends[residual])
+            recorded = any(self.models[name].residual == residual for name in self.faint.items
+                           if name in self.models)
+            self._add_key(self.legends[residual], recorded=recorded and self.faint.visible)
 
-    def _add_key(self, legend: pg.LegendItem) -> None:
+    def _add_key(self, legend: pg.LegendItem, *, recorded: bool = False) -> None:
         grey = (110, 110, 110)
         thin = pg.PlotDataItem(pen=plotting.pen(grey, 1.2, style=Qt.PenStyle.DashLine))
         bold = pg.PlotDataItem(pen=plotting.pen(grey, 3))
         legend.addItem(thin, tr("training error"))
         legend.addItem(bold, tr("test error"))
+        if recorded:  # one entry for every faint curve: they are not models of this run
+            sample = plotting.pen((*grey, 2 * REFERENCE_ALPHA), 1.0)  # a key sample as faint is unreadable
+            legend.addItem(pg.PlotDataItem(pen=sample), tr("recorded"))
+
+    # -- recorded curves behind a live run ----------------------------------------------------------
+
+    def set_reference(self, curves: Iterable[Curves], x_scale: float = 1.0) -> list[str]:
+        """Draw the recorded ``curves`` of the models this run trains, faintly behind them.
+
+        ``x_scale`` maps a recorded epoch onto this run's x (live epochs / recorded epochs: both runs then
+        span the same width). Returns the models drawn, in this run's order.
+        """
+        self.faint.clear(self.all_plots)
+        by_name = {c.name: c for c in curves}
+        for name, model in self.models.items():
+            if name in by_name:
+                self.faint.draw(model, self._plots_for(model.residual), by_name[name], x_scale)
+        self.show_reference(self.faint.visible)
+        return list(self.faint.items)
+
+    def show_reference(self, visible: bool) -> None:
+        """Show or hide the faint recorded curves (kept, so the check box toggles without reloading)."""
+        self.faint.set_visible(visible)
+        self._rebuild_legends()
+        self._follow_data()
 
     # -- export ------------------------------------------------------------------------------------
 
@@ -364,15 +501,26 @@ class CurvePlots(pg.GraphicsLayoutWidget):
 
     def rows(self) -> list[list[object]]:
         """Every point as [model, x, train_loss, train_error, test_error], empty where not measured."""
-        rows: list[list[object]] = []
-        for model in self.models.values():
-            table: dict[float, list[object]] = {}
-            for column, (xs, ys) in enumerate((model.loss.arrays(), model.train_error.arrays(),
-                                               (np.asarray(model.test_x), np.asarray(model.test_error)))):
-                for x, y in zip(xs.tolist(), ys.tolist(), strict=True):
-                    table.setdefault(round(x, 6), ["", "", ""])[column] = f"{y:.6g}"
-            rows.extend([model.name, x, *values] for x, values in sorted(table.items()))
-        return rows
+        return curve_rows(self.models.values())
+
+
+def curve_rows(models: Iterable[ModelCurves]) -> list[list[object]]:
+    """Every point of ``models`` as [model, x, train_loss, train_error, test_error] ("" where none)."""
+    rows: list[list[object]] = []
+    for model in models:
+        table: dict[float, list[object]] = {}
+        for column, (xs, ys) in enumerate((model.loss.arrays(), model.train_error.arrays(),
+                                           (np.asarray(model.test_x), np.asarray(model.test_error)))):
+            for x, y in zip(xs.tolist(), ys.tolist(), strict=True):
+                table.setdefault(round(x, 6), ["", "", ""])[column] = f"{y:.6g}"
+        rows.extend([model.name, x, *values] for x, values in sorted(table.items()))
+    return rows
+
+
+def _reference_pen(colour: tuple[int, int, int], *, dashed: bool = False) -> QPen:
+    """A thin, mostly transparent pen: recorded curves stay behind the live ones."""
+    style = Qt.PenStyle.DashLine if dashed else Qt.PenStyle.SolidLine
+    return plotting.pen((*colour, REFERENCE_ALPHA), 1.0, style=style)
 
 
 def _opt(values: np.ndarray) -> list[float | None]:

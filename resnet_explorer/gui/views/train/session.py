@@ -4,7 +4,8 @@ Training runs in a :class:`~resnet_explorer.gui.train_worker.TrainWorker` moved 
 worker relays the engine's events as its own dataclasses (``RunStarted``, lists of ``IterationEvent``,
 ``EpochEvent``, ``RunFinished``) through queued connections to bound methods of this widget, which feeds
 the curves and the progress bar. :meth:`TrainSession.shutdown` ends the thread cooperatively (stop,
-``quit()``, ``wait()``).
+``quit()``, ``wait()``). A resumed run's earlier epochs come with its ``RunStarted`` (``history``, the
+rows of its metrics.csv files) and are drawn before the live points.
 """
 
 from __future__ import annotations
@@ -68,6 +69,10 @@ class TrainSession(QWidget):
         self.start_button = QPushButton()
         self._t(self.start_button.setText, "Start")
         self.start_button.setDefault(True)
+        self.resume_run_button = QPushButton()  # the tab opens the folder chooser
+        self._t(self.resume_run_button.setText, "Resume run…")
+        self._t(self.resume_run_button.setToolTip, "Continue a stopped or closed run from its last "
+                "checkpoint, in the same folder.")
         self.pause_button = QPushButton()
         self.stop_button = QPushButton()
         self._t(self.stop_button.setText, "Stop")
@@ -76,7 +81,7 @@ class TrainSession(QWidget):
         self.progress.setRange(0, 1000)
         self.progress.setTextVisible(True)
         self.progress.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        for widget in (self.start_button, self.pause_button, self.stop_button):
+        for widget in (self.start_button, self.resume_run_button, self.pause_button, self.stop_button):
             bar.addWidget(widget)
         bar.addWidget(self.progress, 1)
         self.pause_button.clicked.connect(self.toggle_pause)
@@ -98,7 +103,7 @@ class TrainSession(QWidget):
     def start(self, config: TrainConfig) -> None:
         """Train ``config`` in a worker thread, with empty curves for its models."""
         freeze_long_lived()  # full garbage collections stalled the window while curves grew (memory.py)
-        self.plots.set_models({name: arch_is_residual(name) for name in config.models})
+        self.plots.set_models({name: arch_is_residual(name) for name in config.models}, epochs=config.epochs)
         assert config.out is not None, "the Train tab always names the run's folder (form.values)"
         self.out_dir = Path(config.out)
         self._progress.begin(list(config.models), config.epochs, config.batch_size)
@@ -167,7 +172,19 @@ class TrainSession(QWidget):
         self._progress.started(event)
         if event.out_dir:
             self.out_dir = Path(event.out_dir)
+        for model, rows in event.history.items():
+            self._draw_history(model, rows)
         self._show_progress()
+
+    def _draw_history(self, model: str, rows: list[dict[str, Any]]) -> None:
+        """A resumed model's finished epochs (metrics.csv rows, errors as fractions), one point each."""
+        for row in rows:
+            epoch = _number(row.get("epoch"))
+            if epoch is None:
+                continue
+            loss, train, test = (_number(row.get(key)) for key in ("train_loss", "train_error", "test_error"))
+            self.plots.add_iterations(model, [(epoch, loss, None if train is None else 100.0 * train)])
+            self.plots.add_test_point(model, epoch, None if test is None else 100.0 * test)
 
     @Slot(object)
     def _on_iterations(self, events: list[IterationEvent]) -> None:
@@ -224,6 +241,7 @@ class TrainSession(QWidget):
     def _update_buttons(self) -> None:
         running = self.running
         self.start_button.setEnabled(not running)
+        self.resume_run_button.setEnabled(not running)
         self.pause_button.setEnabled(running)
         self.stop_button.setEnabled(running)
         self.pause_button.setText(tr("Resume") if self._paused else tr("Pause"))
@@ -244,6 +262,17 @@ class TrainSession(QWidget):
                 epoch=p.epoch, epochs=p.epochs, percent=percent,
                 eta=duration(eta) if eta is not None else tr("estimating"))
         self.progress.setFormat(text)
+
+
+def _number(value: float | str | None) -> float | None:
+    """A finite float from a metrics row's cell (a number, or text as read back from CSV), else None."""
+    if value is None:
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _finite(value: float) -> float | None:

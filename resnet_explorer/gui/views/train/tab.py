@@ -3,11 +3,17 @@
 Left, the settings (:class:`~.form.TrainForm`); right, the curves of the paper's Fig. 6
 (:class:`~.plots.CurvePlots`: thin dashed = training error, bold = test error, plain nets left, ResNets
 right, loss below) under a toolbar and a message banner; at the bottom the run bar of the
-:class:`~.session.TrainSession` (Start / Pause / Stop and a progress bar with the time left).
+:class:`~.session.TrainSession` (Start, Resume run…, Pause / Stop and a progress bar with the time left).
+
+"Resume run…" continues a stopped or closed run in its own folder (the engine's ``resume``, as
+``resnet-explorer train --resume --out DIR``). Behind a live run, the models it shares with the shipped
+recorded run (:data:`REFERENCE_RUNS`) are drawn faintly, stretched onto the live run's epochs, under a
+caption that states both budgets and what the recorded run shows (:func:`~.texts.reference_caption`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -30,14 +36,16 @@ from PySide6.QtWidgets import (
 
 from resnet_explorer.gui import zoom
 from resnet_explorer.gui.i18n import notifier, tr
+from resnet_explorer.gui.workers import thread_budget
 
 from .form import TrainForm, make_config
 from .plots import CurvePlots
+from .reference import ReferenceCaption, reference_for
 from .session import TrainSession
 from .texts import Texts
 
 if TYPE_CHECKING:
-    from resnet_explorer.core.engine import RunFinished
+    from resnet_explorer.core.engine import RunFinished, TrainConfig
 
 # Message banner: kind -> (background, left border)
 BANNER_COLOURS = {
@@ -60,11 +68,15 @@ class TrainTab(QWidget):
         self._t = Texts()
         self._checkpoints: dict[str, str] = {}
         self._message = ("", "")
+        self._last_stopped: Path | None = None  # the run Stop left behind: "Resume run…" offers it
         self.form = TrainForm()
         self.plots = CurvePlots()
         self.session = TrainSession(self.plots, run_factory=run_factory)
         self._build()
         self.session.start_button.clicked.connect(self.start_training)
+        self.session.resume_run_button.clicked.connect(self._resume_dialog)
+        self.form.epochs.valueChanged.connect(self._planned_epochs_changed)
+        self._planned_epochs_changed()
         self.session.running_changed.connect(self._on_running_changed)
         self.session.finished.connect(self._on_finished)
         self.session.failed.connect(self._on_failed)
@@ -106,6 +118,7 @@ class TrainTab(QWidget):
         self.plots.retranslate()
         self.session.retranslate()
         self._show_message(*self._message)
+        self.caption.refresh()
         self._update_controls()
 
     def show_recorded_run(self) -> None:
@@ -122,6 +135,7 @@ class TrainTab(QWidget):
             return
         self.plots.show_curves(run.ordered())
         self._checkpoints = {}
+        self.caption.set_reference(None)
         self._show_message("info", tr("Recorded run “{name}”: {n} models, drawn from {path}.").format(
             name=run.name, n=len(run.curves), path=run.source))
         self._update_controls()
@@ -145,6 +159,13 @@ class TrainTab(QWidget):
         self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.message.hide()
         right.addWidget(self.message)
+        self.caption = ReferenceCaption()  # what the faint recorded curves are (hidden without them)
+        self.reference_check = self.caption.check
+        self._t(self.reference_check.setText, "Show recorded curves")
+        self._t(self.reference_check.setToolTip, "Draw the recorded run's curves of the same networks "
+                "faintly behind this run's, stretched onto its epochs.")
+        self.reference_check.toggled.connect(self._toggle_reference)
+        right.addWidget(self.caption)
         right.addWidget(self.plots, 1)
 
         top = QHBoxLayout()
@@ -164,30 +185,15 @@ class TrainTab(QWidget):
         self._scroll.setMinimumWidth(width + 20)
 
     def _build_plot_toolbar(self) -> QHBoxLayout:
-        bar = QHBoxLayout()
-        self.recorded_button = QPushButton()
-        self._t(self.recorded_button.setText, "Show recorded run")
-        self._t(self.recorded_button.setToolTip, "Draw the Figure 6 curves recorded with this app, at once.")
-        self.export_png_button = QPushButton()
-        self._t(self.export_png_button.setText, "Export PNG…")
-        self.export_csv_button = QPushButton()
-        self._t(self.export_csv_button.setText, "Export CSV…")
-        self.predict_button = QToolButton()
-        self.predict_button.setPopupMode(QToolButton.ToolButtonPopupMode.MenuButtonPopup)
-        self.predict_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-        self._t(self.predict_button.setText, "Open in Predict")
-        self._t(self.predict_button.setToolTip, "Open the finished network in the Predict tab "
-                "(with several, the one with the lowest test error; the arrow lists them all).")
-        self.predict_button.setMenu(QMenu(self.predict_button))
-        bar.addWidget(self.recorded_button)
-        bar.addStretch(1)
-        for button in (self.export_png_button, self.export_csv_button, self.predict_button):
-            bar.addWidget(button)
+        bar = build_plot_toolbar(self._t)
+        self.recorded_button = bar.recorded
+        self.export_png_button, self.export_csv_button = bar.export_png, bar.export_csv
+        self.predict_button = bar.predict
         self.recorded_button.clicked.connect(self.show_recorded_run)
         self.export_png_button.clicked.connect(self._export_png_dialog)
         self.export_csv_button.clicked.connect(self._export_csv_dialog)
         self.predict_button.clicked.connect(self._open_best_checkpoint)
-        return bar
+        return bar.layout
 
     # -- running --------------------------------------------------------------------------------------
 
@@ -207,8 +213,57 @@ class TrainTab(QWidget):
             return
         self._checkpoints = {}
         self._show_message("", "")
-        self.session.start(config)
+        self._start(config)
 
+    def _start(self, config: TrainConfig) -> None:
+        """Train ``config`` (new or resumed) with the recorded curves of its models behind it."""
+        self.session.start(config)
+        self._show_reference(config)
+
+    # -- resume ---------------------------------------------------------------------------------------
+
+    def _resume_dialog(self) -> None:
+        """Ask for a run's folder: the run Stop left last, else the "Save runs in" folder."""
+        start = self._last_stopped or Path(self.form.out_dir.text()).expanduser()
+        title = tr("Choose the folder of the run to resume")
+        path = QFileDialog.getExistingDirectory(self, title, str(start))
+        if path:
+            self.resume_run(Path(path))
+
+    def resume_run(self, out: Path) -> bool:
+        """Continue the run in ``out`` from its last checkpoint, in the same folder; a folder without a
+        resumable run is one line in the banner. Returns whether training started."""
+        if self.running:
+            return False
+        from resnet_explorer.core.errors import ExplorerError
+
+        try:
+            config = resume_config(Path(out), self.form.device.currentData())
+        except ExplorerError as exc:
+            self._show_message("error", str(exc))
+            return False
+        self._checkpoints = {}
+        self._show_message("info", tr("Resuming the run in {path}.").format(path=out))
+        self._start(config)
+        return True
+
+    # -- recorded curves behind a live run ------------------------------------------------------------
+
+    def _show_reference(self, config: TrainConfig) -> None:
+        """Draw the recorded curves of the live run's models faintly, with their caption (or neither)."""
+        found = reference_for(config, self._runs_root)
+        drawn = found is not None and bool(self.plots.set_reference(
+            found[1], x_scale=config.epochs / found[0].recorded.epochs))
+        self.caption.set_reference(found[0] if found is not None and drawn else None)
+
+    def _toggle_reference(self, visible: bool) -> None:
+        self.plots.show_reference(visible)
+        self.caption.refresh()
+
+    def _planned_epochs_changed(self) -> None:
+        """Empty plots span the epochs the form would train."""
+        if not self.running and not self.plots.models:
+            self.plots.set_planned_epochs(self.form.epochs.value())
     def stop_training(self) -> None:
         """Ask the run to stop; the last checkpoint is kept."""
         self.session.stop()
@@ -228,13 +283,16 @@ class TrainTab(QWidget):
         if event.status == "diverged":
             self._show_message("error", tr("Training diverged.") + " " + event.message)
         elif event.status == "stopped":
-            self._show_message("info", tr("Training stopped. Checkpoints written so far are kept in {path}.")
-                               .format(path=out))
+            self._last_stopped = out
+            self._show_message("info", tr("Training stopped. Checkpoints written so far are kept in {path}; "
+                                          "“Resume run…” continues from the last one.").format(path=out))
         else:
             self._show_message("ok", tr("Training finished. Models and metrics are in {path}.")
                                .format(path=out))
 
     def _on_failed(self, message: str) -> None:
+        if (self.session.out_dir / "config.json").is_file():  # e.g. a killed process: resumable
+            self._last_stopped = self.session.out_dir
         self._show_message("error", message)
 
     # -- controls and messages ------------------------------------------------------------------------
@@ -314,6 +372,39 @@ class TrainTab(QWidget):
         return True
 
 
+@dataclasses.dataclass
+class PlotToolbar:
+    """The row above the plots: recorded curves on the left, what to do with the results on the right."""
+
+    layout: QHBoxLayout
+    recorded: QPushButton
+    export_png: QPushButton
+    export_csv: QPushButton
+    predict: QToolButton
+
+
+def build_plot_toolbar(texts: Texts) -> PlotToolbar:
+    """The toolbar's widgets, their texts registered with ``texts`` (the tab connects them)."""
+    recorded, export_png, export_csv = QPushButton(), QPushButton(), QPushButton()
+    texts(recorded.setText, "Show recorded run")
+    texts(recorded.setToolTip, "Draw the Figure 6 curves recorded with this app, at once.")
+    texts(export_png.setText, "Export PNG…")
+    texts(export_csv.setText, "Export CSV…")
+    predict = QToolButton()
+    predict.setPopupMode(QToolButton.ToolButtonPopupMode.MenuButtonPopup)
+    predict.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+    texts(predict.setText, "Open in Predict")
+    texts(predict.setToolTip, "Open the finished network in the Predict tab "
+          "(with several, the one with the lowest test error; the arrow lists them all).")
+    predict.setMenu(QMenu(predict))
+    layout = QHBoxLayout()
+    layout.addWidget(recorded)
+    layout.addStretch(1)
+    for button in (export_png, export_csv, predict):
+        layout.addWidget(button)
+    return PlotToolbar(layout, recorded, export_png, export_csv, predict)
+
+
 def _problem(values: dict[str, Any]) -> str:
     """What stops the form's values from being trained, in one line ("" when nothing)."""
     if not values["archs"]:
@@ -321,6 +412,37 @@ def _problem(values: dict[str, Any]) -> str:
     if values["dataset"] == "imagefolder:":
         return tr("Choose an image folder first.")
     return ""
+
+
+def resume_config(out: Path, device: str | None) -> TrainConfig:
+    """The saved settings of the run in ``out``, set to continue there on ``device``; raises
+    ``UserInputError`` with one line when ``out`` holds no run that can be resumed."""
+    from resnet_explorer.core.errors import UserInputError
+    from resnet_explorer.core.training_config import load_run_config
+
+    problem = _not_resumable(out)
+    if problem:
+        raise UserInputError(problem)
+    saved = load_run_config(out)
+    saved.validate()
+    # Only what the engine lets a resume change: where it runs and how (this window's device choice).
+    return dataclasses.replace(saved, out=str(out), resume=True, overwrite=False, threads=thread_budget(),
+                               device=device or saved.device,
+                               command="resnet-explorer gui (Train tab, resumed)")
+
+
+def _not_resumable(out: Path) -> str:
+    """Why ``out`` holds no run to resume, in one line ("" when it has a config.json)."""
+    if not out.is_dir():
+        return tr("{path} is not a folder.").format(path=out)
+    if (out / "config.json").is_file():
+        return ""
+    runs = sorted((p for p in out.iterdir() if (p / "config.json").is_file()),
+                  key=lambda p: p.stat().st_mtime)
+    if runs:  # the "Save runs in" folder itself was chosen: name its newest run
+        return tr("{path} holds no run to resume (no config.json); choose one run's folder in it, such as "
+                  "{example}.").format(path=out, example=runs[-1].name)
+    return tr("{path} holds no run to resume (no config.json).").format(path=out)
 
 
 def _or_inf(error: float | None) -> float:
