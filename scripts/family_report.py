@@ -1,0 +1,138 @@
+"""The README's Table-6-style report on the bundled Fashion-MNIST family, measured from the shipped files.
+
+    python scripts/family_report.py [--images 1000] [--json]
+
+For every bundled ``<arch>-fashion-mnist`` model it prints the final training error (with augmentation,
+from the recorded run), the test error (from the card, which ``resnet-explorer evaluate`` reproduces),
+the paper's CIFAR-10 test error and akamaster's reproduction beside it, and the Fig. 7 mean response
+std on the first ``--images`` test images (:mod:`resnet_explorer.core.responses`). Then it checks the
+paper's statements on these numbers, one line each: "holds" or "does NOT hold", with the numbers.
+Nothing is tuned or hard-coded except the paper's own table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from resnet_explorer.core.data import load_dataset, normalize
+from resnet_explorer.core.recorded_runs import load_recorded_run
+from resnet_explorer.core.resnet import ARCHS
+from resnet_explorer.core.responses import layer_response_stds, response_summary
+from resnet_explorer.core.zoo import load_model
+
+ROOT = Path(__file__).resolve().parent.parent
+DATASET = "fashion-mnist"
+# He et al. 2015, Table 6 (CIFAR-10 test error %), and akamaster/pytorch_resnet_cifar10's reproduction.
+PAPER = {"resnet20": 8.75, "resnet32": 7.51, "resnet44": 7.17, "resnet56": 6.97, "resnet110": 6.43}
+AKAMASTER = {"resnet20": 8.27, "resnet32": 7.37, "resnet44": 6.90, "resnet56": 6.61, "resnet110": 6.32}
+
+
+@dataclass
+class Member:
+    """One bundled model's measured numbers (errors in %)."""
+
+    arch: str
+    depth: int
+    residual: bool
+    params: int
+    train_error: float
+    test_error: float
+    response_std: float
+
+
+def members(images: int) -> list[Member]:
+    """Measure every bundled family member that has a recorded run."""
+    run = load_recorded_run("family")
+    bundle = load_dataset(DATASET, download=False)
+    found = []
+    for curves in run.ordered():
+        loaded = load_model(f"{curves.name}-{DATASET}", device="cpu")
+        card = loaded.card
+        prep = card["preprocessing"]
+        c = prep["input_size"][0]
+        x = normalize(bundle.test.images[:images], torch.tensor(prep["mean"]).view(1, c, 1, 1),
+                      torch.tensor(prep["std"]).view(1, c, 1, 1))
+        std = response_summary(layer_response_stds(loaded.model, x))
+        train = curves.train_error[np.isfinite(curves.train_error)]
+        found.append(Member(curves.name, ARCHS[curves.name].depth, curves.residual,
+                            sum(p.numel() for p in loaded.model.parameters()),
+                            float(train[-1]) if train.size else math.nan,
+                            100 * float(card["final_test_error"]), std))
+    return found
+
+
+def table(rows: list[Member]) -> str:
+    """Markdown: the family beside the paper's Table 6."""
+    lines = ["| model | params | train error % (augmented) | test error % | Fig. 7 mean std | "
+             "paper CIFAR-10 % | akamaster CIFAR-10 % |", "|---|---|---|---|---|---|---|"]
+    for m in rows:
+        paper = PAPER.get(m.arch)
+        lines.append(f"| {m.arch} | {m.params:,} | {m.train_error:.2f} | {m.test_error:.2f} | "
+                     f"{m.response_std:.3f} | {paper if paper else '-'} | {AKAMASTER.get(m.arch, '-')} |")
+    return "\n".join(lines)
+
+
+def statements(rows: list[Member]) -> list[str]:
+    """The paper's claims, each checked on the measured numbers (skipped when a member is missing)."""
+    by = {m.arch: m for m in rows}
+    out = []
+
+    def check(claim: str, ok: bool, numbers: str) -> None:
+        out.append(f"- {claim}: {'holds' if ok else 'does NOT hold'} ({numbers})")
+
+    def have(*archs: str) -> bool:
+        return all(a in by for a in archs)
+
+    if have("plain20", "plain56"):
+        a, b = by["plain56"].train_error, by["plain20"].train_error
+        check("plain56 ends with higher training error than plain20", a > b, f"{a:.2f}% vs {b:.2f}%")
+    for deep, shallow in (("resnet56", "resnet20"), ("resnet110", "resnet56")):
+        if have(deep, shallow):
+            a, b = by[deep].train_error, by[shallow].train_error
+            check(f"{deep} <= {shallow} in final training error", a <= b, f"{a:.2f}% vs {b:.2f}%")
+    resnets = sorted((m for m in rows if m.residual), key=lambda m: m.depth)
+    if len(resnets) >= 2:
+        stds = [m.response_std for m in resnets]
+        ordered = all(x > y for x, y in zip(stds, stds[1:], strict=False))
+        check("Fig. 7: deeper ResNets respond less", ordered,
+              ", ".join(f"{m.arch} {m.response_std:.3f}" for m in resnets))
+    for m in resnets:
+        plain = by.get(m.arch.replace("resnet", "plain"))
+        if plain:
+            check(f"Fig. 7: {m.arch} responds less than {plain.arch}", m.response_std < plain.response_std,
+                  f"{m.response_std:.3f} vs {plain.response_std:.3f}")
+    if "resnet20" in by:
+        base = by["resnet20"].test_error
+        check("resnet20 reaches 93.5% test accuracy", base <= 6.5, f"{100 - base:.2f}%")
+        for m in resnets[1:]:
+            check(f"{m.arch} tests at least as well as resnet20", m.test_error <= base,
+                  f"{100 - m.test_error:.2f}% vs {100 - base:.2f}%")
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=1000, help="test images for Fig. 7 (default 1000)")
+    parser.add_argument("--json", action="store_true", help="one JSON document instead of Markdown")
+    args = parser.parse_args()
+    rows = members(args.images)
+    if args.json:
+        print(json.dumps({"members": [asdict(m) for m in rows], "statements": statements(rows),
+                          "images": args.images}, indent=2, allow_nan=False))
+        return
+    print(table(rows))
+    print()
+    print("\n".join(statements(rows)))
+    if any(math.isnan(m.train_error) for m in rows):
+        print("(a member's recorded run has no training error)")
+
+
+if __name__ == "__main__":
+    main()
