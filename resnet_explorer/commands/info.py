@@ -28,13 +28,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import torch
+
     from resnet_explorer.core.errors import UserInputError
     from resnet_explorer.core.resnet import build_model
     from resnet_explorer.core.summary import format_table, summarize
 
     try:
-        model = build_model(args.arch, num_classes=args.num_classes, in_chans=args.in_chans,
-                            shortcut=args.shortcut, variant=args.variant)
+        # On the meta device: shapes, parameter counts and MACs need no weights and no arithmetic, so a
+        # ResNet-152 at a large --input-size is counted in seconds without allocating its activations.
+        with torch.device("meta"):
+            model = build_model(args.arch, num_classes=args.num_classes, in_chans=args.in_chans,
+                                shortcut=args.shortcut, variant=args.variant)
     except ValueError as exc:
         raise UserInputError(str(exc)) from None
     size = None if args.input_size is None else (args.in_chans, args.input_size, args.input_size)

@@ -52,6 +52,12 @@ def shown(qtbot, window, images):
     return window
 
 
+def wait_for_result(qtbot, dialog):
+    """Wait for the check's end; a failure names itself (the dialog's error line) instead of a timeout."""
+    qtbot.waitUntil(lambda: dialog.result is not None or bool(dialog.error), timeout=WAIT)
+    assert dialog.error == ""
+
+
 def open_dialog(qtbot, window):
     button = window.predict.sanity_button
     assert button.isEnabled()
@@ -91,7 +97,7 @@ def test_button_runs_the_tabs_method_class_and_layer(qtbot, shown, monkeypatch):
     qtbot.waitUntil(lambda: shown.explorer.analysis.gradcam_class == second, timeout=WAIT)
 
     dialog = open_dialog(qtbot, shown)
-    qtbot.waitUntil(lambda: dialog.result is not None, timeout=WAIT)
+    wait_for_result(qtbot, dialog)
     # The tab's objects: its method first, Grad-CAM for reference; its class; its layer; its image.
     assert calls[0]["methods"] == ("layercam", "gradcam")
     assert calls[0]["cam_class"] == second and calls[0]["cam_stage"] == "layer3"
@@ -131,7 +137,7 @@ def test_a_flagged_method_shows_the_red_note(qtbot, shown, monkeypatch):
     monkeypatch.setattr(sanity, "sanity_check",
                         lambda loaded, image, *, methods, **_kw: fake_check(tuple(methods), rhos))
     dialog = open_dialog(qtbot, shown)
-    qtbot.waitUntil(lambda: dialog.result is not None, timeout=WAIT)
+    wait_for_result(qtbot, dialog)
     assert dialog.table.rowCount() == 1  # Grad-CAM shown: no second method for reference
     assert "flagged" in dialog.table.verticalHeaderItem(0).text()
     note = dialog.notes.text()
@@ -167,7 +173,7 @@ def test_cancel_stops_the_check(qtbot, shown, monkeypatch):
     monkeypatch.setattr(sanity, "sanity_check", lambda loaded, image, *, methods, **_kw: fake_check(
         tuple(methods), {"gradcam": [1.0, 0.5, 0.4, 0.3, 0.2, 0.1]}))
     qtbot.mouseClick(dialog.rerun_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: dialog.result is not None, timeout=WAIT)
+    wait_for_result(qtbot, dialog)
     assert dialog.table.rowCount() == 1
     dialog.close()
 
@@ -203,7 +209,7 @@ def test_the_real_check_on_resnet20_leaves_the_loaded_model_untouched(qtbot, sho
     model = shown.explorer.loaded.model
     before = state_hash(model)
     dialog = open_dialog(qtbot, shown)
-    qtbot.waitUntil(lambda: dialog.result is not None, timeout=WAIT)
+    wait_for_result(qtbot, dialog)
     result = returned[0]
     assert dialog.result is result
     assert [s.randomised for s in result.steps] == list(STEPS)

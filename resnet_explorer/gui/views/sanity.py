@@ -100,12 +100,11 @@ def sanity_job(loaded: Any, image: Any, *, methods: tuple[str, ...], cam_class: 
     a copy taken then would carry them. So this copies first and strips both from the copy (the core
     then copies that copy: one extra network in memory for the check's duration).
     """
-    import copy
     import dataclasses
 
     from resnet_explorer.core import sanity
 
-    model = copy.deepcopy(loaded.model)
+    model = _copy_network(loaded.model)
     for module in model.modules():
         for hooks in (module._forward_hooks, module._forward_pre_hooks, module._backward_hooks):
             hooks.clear()
@@ -113,6 +112,25 @@ def sanity_job(loaded: Any, image: Any, *, methods: tuple[str, ...], cam_class: 
             module.lesioned = False
     return sanity.sanity_check(dataclasses.replace(loaded, model=model), image, methods=methods,
                                cam_class=cam_class, cam_stage=cam_stage, progress=progress, cancel=cancel)
+
+
+def _copy_network(model: Any, attempts: int = 5) -> Any:
+    """``copy.deepcopy(model)``, tried again while another thread changes its hook dictionaries.
+
+    The analysis thread registers and removes forward hooks on this same network; a deepcopy that walks
+    a hook dictionary at that moment raises "dictionary changed size during iteration". Both are short,
+    so a few tries a moment apart always find it quiet.
+    """
+    import copy
+
+    for attempt in range(attempts):
+        try:
+            return copy.deepcopy(model)
+        except RuntimeError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.05 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 # ----- names --------------------------------------------------------------------------------------------
