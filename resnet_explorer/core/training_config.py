@@ -62,7 +62,8 @@ class TrainConfig:
     amp: bool = True                    # CUDA only: bf16 autocast where supported
     cpu_bf16: bool = False              # experimental CPU bf16 autocast: 1.6x faster with 1 thread on an
     #                                     AVX512-BF16 CPU, 6x slower with 2 threads there (oneDNN backward)
-    eval_batch_size: int = 1000
+    eval_batch_size: int = 256          # measured on 2 CPU cores: 256 images a batch evaluate 25-30%
+    #                                     faster than 1000 (the activations of 1000 leave the caches)
     events_per_second: float = 15.0     # IterationEvent throttle, per model
     tensorboard: bool = True            # only when the tensorboard package is importable
     command: str | None = None          # the command line, recorded in the model card

@@ -484,3 +484,31 @@ def test_no_test_hook_ships_with_the_engine():
 
     for path in Path(core.__file__).parent.glob("*.py"):
         assert "DEBUG_HASH" not in path.read_text(encoding="utf-8"), path
+
+
+def test_the_time_left_paces_each_model_apart_and_counts_the_time_between_steps(monkeypatch):
+    """A 56-layer net beside a 20-layer one: each model's remaining work at its own pace (pooled, the
+    job's average pace ran 25% low in the degradation demo), scaled by the wall time the steps and
+    evaluations did not account for (checkpoints, events)."""
+    from types import SimpleNamespace
+
+    from resnet_explorer.core import engine
+    from resnet_explorer.core.run_state import Timing
+
+    fast = SimpleNamespace(epoch=2, step=0, timing=Timing(steps=10, step_s=1.0, evals=1, eval_s=2.0))
+    slow = SimpleNamespace(epoch=1, step=0, timing=Timing(steps=10, step_s=3.0, evals=1, eval_s=6.0))
+    fresh = SimpleNamespace(epoch=0, step=0, timing=Timing())  # not stepped in this session yet
+    pooled = Timing(steps=20, step_s=4.0, evals=2, eval_s=8.0)
+    state = SimpleNamespace(members=[fast, slow], timing=pooled, started_at=100.0, paused_s=5.0)
+    run = SimpleNamespace(config=SimpleNamespace(epochs=3, batch_size=64),
+                          setup=SimpleNamespace(steps=10, test_split=[0] * 640), state=state)
+    run._overhead = lambda: engine.TrainingRun._overhead(run)
+    # 12 s measured; 100 + 5 paused + 12 = 117: nothing outside the steps and evaluations.
+    monkeypatch.setattr(engine.time, "perf_counter", lambda: 117.0)
+    # fast: 10 steps x 0.1 s + 1 evaluation x 2 s = 3 s; slow: 20 x 0.3 + 2 x 6 = 18 s (pooled: 18 s).
+    assert engine.TrainingRun._eta(run) == pytest.approx(3.0 + 18.0)
+    monkeypatch.setattr(engine.time, "perf_counter", lambda: 117.0 + 6.0)  # 6 s more went elsewhere
+    assert engine.TrainingRun._eta(run) == pytest.approx(21.0 * 18.0 / 12.0)
+    state.members.append(fresh)  # the job's pace (0.2 s a step, 4 s an evaluation) until it steps
+    monkeypatch.setattr(engine.time, "perf_counter", lambda: 117.0)
+    assert engine.TrainingRun._eta(run) == pytest.approx(21.0 + 30 * 0.2 + 3 * 4.0)

@@ -183,16 +183,16 @@ def test_degradation_preset_fills_the_form(qtbot):
     widget.form.demo_button.click()
 
     # Fig. 6 in miniature, as the button's tooltip and the README promise: the four nets of the figure on
-    # 3,000 Fashion-MNIST images, 6 epochs, batch 64 at lr 0.05 (the paper's 128 / 0.1 scaled), option A.
+    # 2,000 Fashion-MNIST images, 3 epochs, batch 64 at lr 0.05 (the paper's 128 / 0.1 scaled), option A.
     values = widget.form.values()
     assert values["archs"] == FIG6_ARCHS
     assert values["dataset"] == "fashion-mnist"
-    assert (values["subset"], values["epochs"], values["batch_size"]) == (3000, 6, 64)
+    assert (values["subset"], values["epochs"], values["batch_size"]) == (2000, 3, 64)
     assert values["lr"] == pytest.approx(0.05)
     assert values["shortcut"] == "A"
     config = form.make_config(values)
     assert config.models == FIG6_ARCHS and config.dataset == "fashion-mnist" and config.shortcut == "A"
-    assert (config.subset, config.epochs, config.batch_size, config.lr) == (3000, 6, 64, pytest.approx(0.05))
+    assert (config.subset, config.epochs, config.batch_size, config.lr) == (2000, 3, 64, pytest.approx(0.05))
 
 
 @pytest.mark.dataset
@@ -215,7 +215,7 @@ def test_degradation_preset_trains_all_four_nets(qtbot, tmp_path):
     finally:
         widget.shutdown(timeout_ms=LONG)
     assert config["archs"] == FIG6_ARCHS and config["dataset"] == "fashion-mnist"
-    assert (config["subset"], config["epochs"], config["batch_size"]) == (3000, 6, 64)
+    assert (config["subset"], config["epochs"], config["batch_size"]) == (2000, 3, 64)
     assert config["lr"] == pytest.approx(0.05) and config["shortcut"] == "A"
 
 
@@ -404,12 +404,14 @@ def epoch_done(model: str, epoch: int, eta_s: float) -> EpochEvent:
 
 
 def test_progress_counts_the_evaluations_as_work():
+    from resnet_explorer.core.engine import EVAL_IMAGES_PER_STEP_IMAGE as RATIO  # 2.5
+
     weight = evaluation_weight(run_started(("resnet20",), epochs=1, n_train=3000, n_test=10_000))
-    assert weight == pytest.approx(10_000 / (3 * 3000))
+    assert weight == pytest.approx(10_000 / (RATIO * 3000))
     progress = RunProgress()
     progress.begin(["plain20", "resnet20"], epochs=2, batch_size=100)
-    # 3,000 test images cost what 1,000 training images do: one evaluation weighs one epoch.
-    progress.started(run_started(("plain20", "resnet20"), epochs=2, n_train=1000, n_test=3000))
+    # 2,500 test images cost what 1,000 training images do: one evaluation weighs one epoch.
+    progress.started(run_started(("plain20", "resnet20"), epochs=2, n_train=1000, n_test=round(RATIO * 1000)))
     assert progress.eval_weight == pytest.approx(1.0)
     for model in ("plain20", "resnet20"):
         progress.iteration(iteration(model, epoch=1, progress=1.0, global_step=10))
@@ -422,12 +424,12 @@ def test_progress_counts_the_evaluations_as_work():
 def test_time_left_is_the_engines_own_figure():
     progress = RunProgress()
     progress.begin(["resnet20"], epochs=2, batch_size=100)
-    progress.started(run_started(("resnet20",), epochs=2, n_train=1000, n_test=300))
+    progress.started(run_started(("resnet20",), epochs=2, n_train=1000, n_test=250))
     progress.iteration(iteration("resnet20", epoch=1, progress=0.1, global_step=1, images_per_s=5.0))
     assert progress.eta_s() is None  # the first step (warm-up) is only a baseline
     progress.iteration(iteration("resnet20", epoch=1, progress=0.5, global_step=5, images_per_s=100.0))
     # Before the first epoch ends, the engine's rule from its per-step pace (100 images at 100/s = 1 s):
-    # 15 steps left, and 2 evaluations of 300 images at a third of a step per image (1 step each).
+    # 15 steps left, and 2 evaluations of 250 images at 1/2.5 of a step's image each (1 step each).
     assert progress.eta_s() == pytest.approx(15 * 1.0 + 2 * 1.0)
 
     progress.epoch_done(epoch_done("resnet20", 1, eta_s=40.0))
