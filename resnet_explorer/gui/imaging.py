@@ -75,6 +75,15 @@ def to_rgb(image: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(image[:, :, :3], dtype=np.uint8)
 
 
+def model_background(info: object) -> tuple[int, int, int]:
+    """The colour transparent pixels take for the loaded model (``ModelInfo``; black for Fashion-MNIST's
+    white-on-black pictures), white as in any viewer when no model or card says otherwise."""
+    from resnet_explorer.core.images import BACKGROUND
+
+    domain = getattr(info, "domain", None)
+    return BACKGROUND if domain is None else domain.background
+
+
 def over_background(image: np.ndarray, background: tuple[int, int, int]) -> np.ndarray:
     """HxWx4 RGBA composited over ``background`` -> HxWx3 uint8; any other image is returned as it is."""
     if image.ndim != 3 or image.shape[2] != 4:

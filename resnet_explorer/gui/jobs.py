@@ -85,7 +85,7 @@ class OpenedImage:
     label: str  # file name or "clipboard"
     source: str  # path, or "" for pasted images
     image: Any = None  # PIL.Image.Image, handed to analyze() later
-    thumb: np.ndarray | None = None  # HxWx3 uint8
+    thumb: np.ndarray | None = None  # HxWx3 uint8, HxWx4 when the picture has transparency
     preview: np.ndarray | None = None  # HxWx3 uint8; HxWx4 (alpha kept) for a transparent image
     size: tuple[int, int] = (0, 0)
     error: str = ""
@@ -200,7 +200,8 @@ def open_image_job(source: str | bytes, label: str) -> OpenedImage:
     except (OSError, ValueError) as exc:
         return OpenedImage(label, path, error=f"{label}: {exc}")
     preview = _rgb_array(image, PREVIEW_SIDE, keep_alpha=True)
-    return OpenedImage(label, path, image, _rgb_array(image, THUMB_SIDE), preview, image.size)
+    thumb = _rgb_array(image, THUMB_SIDE, keep_alpha=True)  # the strip composites it like the preview
+    return OpenedImage(label, path, image, thumb, preview, image.size)
 
 
 def open_images_job(sources: list[tuple[str | bytes, str]]) -> list[OpenedImage]:

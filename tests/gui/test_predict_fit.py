@@ -228,3 +228,21 @@ def test_top5_rows_grow_with_a_zoomed_font(qtbot):
     with qtbot.waitSignal(bars.row_clicked) as clicked:
         qtbot.mouseClick(bars, Qt.MouseButton.LeftButton, pos=QPoint(100, int(2.5 * bars.row_height())))
     assert clicked.args == [9]
+
+
+def strip_corner(window, row: int) -> np.ndarray:
+    """A pixel near the corner of the image strip's icon ``row``, as the strip draws it."""
+    icon = window.strip.item(row).icon()
+    pixmap = icon.pixmap(icon.availableSizes()[0])
+    return qimage_to_array(pixmap.toImage())[3, 3]
+
+
+def test_the_image_strip_shows_transparency_over_the_models_background(qtbot, window, transparent_png,
+                                                                        photo_model):
+    window.open_paths([transparent_png, str(SAMPLE)])
+    wait_for_top5(qtbot, window)
+    qtbot.waitUntil(lambda: window.strip.count() == 2, timeout=WAIT)
+    assert strip_corner(window, 0).max() < 30  # Fashion-MNIST: black, as the network sees it
+    window.explorer.load_model(photo_model)
+    qtbot.waitUntil(lambda: window.explorer.info.model_id == photo_model, timeout=WAIT)
+    qtbot.waitUntil(lambda: strip_corner(window, 0).min() == 255, timeout=WAIT)  # a photo model: white

@@ -21,12 +21,11 @@ from PySide6.QtWidgets import (
 )
 
 from resnet_explorer.core.domain import PHOTO_MODEL  # PIL and numpy only: no torch at start-up
-from resnet_explorer.core.images import BACKGROUND
 
 from ..controller import Explorer
 from ..domain_text import domain_text
 from ..i18n import class_label, notifier, tr
-from ..imaging import heatmap_rgba, over_background
+from ..imaging import heatmap_rgba, model_background, over_background
 from ..jobs import AnalysisResult, OpenedImage
 from ..widgets.domain_note import DomainNote
 from ..widgets.image_panel import ImagePanel
@@ -148,6 +147,7 @@ class PredictView(QWidget):
     def __init__(self, explorer: Explorer, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.explorer = explorer
+        self._sample_items: list[tuple[str, np.ndarray | None]] = []  # the gallery's, transparency kept
         self.empty = EmptyState()
         self.empty.open_clicked.connect(self.open_requested)
         self.empty.sample_clicked.connect(self.sample_requested)
@@ -270,8 +270,15 @@ class PredictView(QWidget):
 
     # ----- updates ------------------------------------------------------------------------------------
     def set_samples(self, items: list[tuple[str, np.ndarray | None]]) -> None:
-        """Thumbnails of the bundled samples for the empty state."""
-        self.empty.set_samples(items)
+        """Thumbnails of the bundled samples for the empty state (transparency kept: see below)."""
+        self._sample_items = items
+        self._show_samples()
+
+    def _show_samples(self) -> None:
+        # Over the loaded model's background, as the strip and "Your image" show transparency.
+        background = model_background(self.explorer.info)
+        self.empty.set_samples([(label, None if thumb is None else over_background(thumb, background))
+                                for label, thumb in self._sample_items])
 
     def _image_selected(self, opened: OpenedImage | None) -> None:
         self.stack.setCurrentIndex(0 if opened is None else 1)
@@ -290,12 +297,12 @@ class PredictView(QWidget):
         """"Your image", its transparency over the loaded model's background (what the network sees has
         it there too: white-on-black Fashion-MNIST composites a transparent picture over black)."""
         preview = None if opened is None else opened.preview
-        domain = getattr(self.explorer.info, "domain", None)
-        background = BACKGROUND if domain is None else domain.background
+        background = model_background(self.explorer.info)
         self.original.set_image(None if preview is None else over_background(preview, background))
 
     def _model_loaded(self, _info: object) -> None:
         self._show_preview(self.explorer.current)  # another model may have another background
+        self._show_samples()
         self._fill_cam_stages()
         self.domain_note.clear()
         self._show_domain()
