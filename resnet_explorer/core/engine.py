@@ -213,6 +213,7 @@ class TrainingRun:
             world_size=state.dist.world_size, threads=setup.threads,
             out_dir=None if out is None else str(out),
             resumed_from={m.name: m.epoch for m in members},
+            resumed_step={m.name: m.step for m in members},
             history={m.name: list(m.history) for m in members}, notes=tuple(notes))
 
     # -- the loop ---------------------------------------------------------------------------------------

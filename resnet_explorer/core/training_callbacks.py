@@ -86,7 +86,10 @@ class ConsoleOutput(TrainingCallback):
         """What is trained where, the notes, what is resumed and where the files go."""
         if not run.is_main:
             return
-        resumed = {m: e for m, e in event.resumed_from.items() if e}
+        steps = event.resumed_step
+        # "epoch 1 + 2 steps", as the stop message put it; a model stopped in its first epoch resumes too.
+        resumed = {m: f"{e} + {steps[m]} steps" if steps.get(m) else str(e)
+                   for m, e in event.resumed_from.items() if e or steps.get(m)}
         print(f"training {', '.join(event.models)} on {event.dataset} for {event.epochs} epochs "
               f"({event.steps_per_epoch} steps each) on {event.device}, {event.threads} threads"
               f"{f', {event.world_size} processes' if event.world_size > 1 else ''}", file=sys.stderr)

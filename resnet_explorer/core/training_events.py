@@ -35,6 +35,8 @@ class RunStarted:
     resumed_from: dict[str, int]            # model -> epochs already completed (0 when fresh)
     history: dict[str, list[dict[str, float]]]  # model -> metric rows of those epochs
     notes: tuple[str, ...]                  # human-readable lines: data source, normalisation, recipe
+    resumed_step: dict[str, int] = dataclasses.field(default_factory=dict)  # model -> steps into the
+    #                                         next epoch (a run stopped mid-epoch resumes there)
 
 
 @dataclass(frozen=True)

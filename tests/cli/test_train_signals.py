@@ -73,6 +73,9 @@ def test_a_second_sigterm_still_stops_cleanly_with_a_checkpoint(tmp_path, monkey
     assert "stopped: resnet20 at epoch 1 + 2 steps; continue with --resume" in captured.out
     assert sender.steps_seen[-1] == SIGNAL_AFTER_STEP  # one process stops before the next step
     assert training_state.load_state(out / "resnet20")[0]["position"] == {"epoch": 1, "step": 2}
+    monkeypatch.undo()
+    assert main(["train", "--resume", "--out", str(out)]) == 0
+    assert "resuming: resnet20 from epoch 1 + 2 steps" in capsys.readouterr().err  # where it stopped
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
