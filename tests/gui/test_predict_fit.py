@@ -239,10 +239,16 @@ def strip_corner(window, row: int) -> np.ndarray:
 
 def test_the_image_strip_shows_transparency_over_the_models_background(qtbot, window, transparent_png,
                                                                         photo_model):
-    window.open_paths([transparent_png, str(SAMPLE)])
+    wide = SAMPLE.with_name("odd-large-rgb-bag.png")  # wider than tall: a shorter icon
+    window.open_paths([transparent_png, str(SAMPLE), str(wide)])
     wait_for_top5(qtbot, window)
-    qtbot.waitUntil(lambda: window.strip.count() == 2, timeout=WAIT)
+    qtbot.waitUntil(lambda: window.strip.count() == 3, timeout=WAIT)
     assert strip_corner(window, 0).max() < 30  # Fashion-MNIST: black, as the network sees it
+    # Every icon the same square (a wide picture's shorter icon once pushed the other names below the
+    # strip's edge: the items share one size, the first one's).
+    strip = window.strip
+    sizes = {strip.item(row).icon().availableSizes()[0].toTuple() for row in range(3)}
+    assert sizes == {(strip.iconSize().width(), strip.iconSize().width())}
     window.explorer.load_model(photo_model)
     qtbot.waitUntil(lambda: window.explorer.info.model_id == photo_model, timeout=WAIT)
     qtbot.waitUntil(lambda: strip_corner(window, 0).min() == 255, timeout=WAIT)  # a photo model: white

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QIcon, QPixmap
+from PySide6.QtGui import QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import QAbstractItemView, QListView, QListWidget, QListWidgetItem, QWidget
 
 from ..imaging import to_qimage, to_rgb
@@ -61,7 +61,14 @@ class ThumbnailStrip(QListWidget):
         modes = Qt.TransformationMode
         mode = modes.FastTransformation if tiny else modes.SmoothTransformation
         image = image.scaled(self._icon_side, self._icon_side, Qt.AspectRatioMode.KeepAspectRatio, mode)
-        return QIcon(QPixmap.fromImage(image))
+        # Centred on a square: with uniform item sizes, a wide picture's shorter icon lifted its own label
+        # and pushed the others' below the strip's edge.
+        square = QPixmap(self._icon_side, self._icon_side)
+        square.fill(Qt.GlobalColor.transparent)
+        painter = QPainter(square)
+        painter.drawImage((self._icon_side - image.width()) // 2, (self._icon_side - image.height()) // 2, image)
+        painter.end()
+        return QIcon(square)
 
     def select(self, index: int) -> None:
         """Highlight ``index`` without emitting."""
