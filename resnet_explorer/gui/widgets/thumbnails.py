@@ -66,7 +66,8 @@ class ThumbnailStrip(QListWidget):
         square = QPixmap(self._icon_side, self._icon_side)
         square.fill(Qt.GlobalColor.transparent)
         painter = QPainter(square)
-        painter.drawImage((self._icon_side - image.width()) // 2, (self._icon_side - image.height()) // 2, image)
+        side = self._icon_side
+        painter.drawImage((side - image.width()) // 2, (side - image.height()) // 2, image)
         painter.end()
         return QIcon(square)
 
