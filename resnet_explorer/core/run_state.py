@@ -67,7 +67,7 @@ class Timing:
         if self.evals:
             evaluation = self.eval_s / self.evals
         else:
-            # Not measured yet: a forward pass costs about a third of a training step per image.
+            # Not measured yet: an image's forward pass costs 1 / EVAL_IMAGES_PER_STEP_IMAGE of a step's.
             evaluation = step * n_test / (EVAL_IMAGES_PER_STEP_IMAGE * max(batch_size, 1))
         return steps * step + evals * evaluation
 

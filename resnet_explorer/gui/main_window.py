@@ -22,7 +22,7 @@ from resnet_explorer.core.suffixes import MODEL_SUFFIXES
 from . import i18n, zoom
 from .controller import Explorer
 from .i18n import tr
-from .imaging import model_background, over_background
+from .imaging import model_background
 from .jobs import ModelInfo, OpenedImage
 from .memory import freeze_long_lived
 from .startup import Startup
@@ -296,7 +296,7 @@ class MainWindow(QMainWindow):
             QTimer.singleShot(0, freeze_long_lived)
         self.status.load_finished()
         self.model_picker.set_current(info.model_id if info else None)
-        self._images_changed()  # the strip's transparency follows the model's background
+        self.strip.set_background(model_background(info))  # transparency as the model sees it
         if info is not None:
             if self.banner.level == "warning" and self._banner_kind == "open-weights":
                 self.banner.dismiss()
@@ -315,10 +315,7 @@ class MainWindow(QMainWindow):
     def _images_changed(self) -> None:
         images = self.explorer.images
         current = images.index(self.explorer.current) if self.explorer.current in images else -1
-        # Transparency over the model's background, as "Your image" and what the network sees show it.
-        background = model_background(self.explorer.info)
-        self.strip.set_items([(o.label, None if o.thumb is None else over_background(o.thumb, background))
-                              for o in images], current)
+        self.strip.set_items([(o.label, o.thumb) for o in images], current)
         self.strip.setVisible(len(images) > 1)
 
     def _image_selected(self, opened: OpenedImage | None) -> None:

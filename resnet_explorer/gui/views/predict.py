@@ -147,7 +147,6 @@ class PredictView(QWidget):
     def __init__(self, explorer: Explorer, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.explorer = explorer
-        self._sample_items: list[tuple[str, np.ndarray | None]] = []  # the gallery's, transparency kept
         self.empty = EmptyState()
         self.empty.open_clicked.connect(self.open_requested)
         self.empty.sample_clicked.connect(self.sample_requested)
@@ -270,15 +269,8 @@ class PredictView(QWidget):
 
     # ----- updates ------------------------------------------------------------------------------------
     def set_samples(self, items: list[tuple[str, np.ndarray | None]]) -> None:
-        """Thumbnails of the bundled samples for the empty state (transparency kept: see below)."""
-        self._sample_items = items
-        self._show_samples()
-
-    def _show_samples(self) -> None:
-        # Over the loaded model's background, as the strip and "Your image" show transparency.
-        background = model_background(self.explorer.info)
-        self.empty.set_samples([(label, None if thumb is None else over_background(thumb, background))
-                                for label, thumb in self._sample_items])
+        """Thumbnails of the bundled samples for the empty state."""
+        self.empty.set_samples(items)
 
     def _image_selected(self, opened: OpenedImage | None) -> None:
         self.stack.setCurrentIndex(0 if opened is None else 1)
@@ -302,7 +294,7 @@ class PredictView(QWidget):
 
     def _model_loaded(self, _info: object) -> None:
         self._show_preview(self.explorer.current)  # another model may have another background
-        self._show_samples()
+        self.empty.samples.set_background(model_background(self.explorer.info))  # as "Your image"
         self._fill_cam_stages()
         self.domain_note.clear()
         self._show_domain()

@@ -67,7 +67,7 @@ class ResidualsView(DrawnWhenShown, QWidget):
         self.compare.activated.connect(self._compare_picked)
         self.sorted_std = QCheckBox()
         self.sorted_std.toggled.connect(self._redraw)
-        # Picker and checkbox on two rows: side by side they needed 1,035 px at 150% zoom, wider than a
+        # Picker and checkbox on two rows: side by side they needed 1,065 px at 150% zoom, wider than a
         # 1024x768 projector with the lesion panel beside them.
         bar = QVBoxLayout()
         row = QHBoxLayout()

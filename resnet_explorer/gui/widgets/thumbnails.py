@@ -7,7 +7,9 @@ from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import QAbstractItemView, QListView, QListWidget, QListWidgetItem, QWidget
 
-from ..imaging import to_qimage, to_rgb
+from resnet_explorer.core.images import BACKGROUND
+
+from ..imaging import over_background, to_qimage, to_rgb
 
 ICON_SIDE = 56
 
@@ -36,12 +38,16 @@ class ThumbnailStrip(QListWidget):
         self.setUniformItemSizes(True)
         self.setGridSize(QSize(icon_side + 64, icon_side + 26))
         self._icon_side = icon_side
+        self._items: list[tuple[str, np.ndarray | None]] = []  # as given: transparency kept
+        self._background = BACKGROUND  # white, as viewers show transparency, until a model says otherwise
         self.itemClicked.connect(self._clicked)
         self.currentRowChanged.connect(self._row_changed)
         self._quiet = False
 
     def set_items(self, items: list[tuple[str, np.ndarray | None]], current: int = -1) -> None:
-        """Replace the strip with ``items`` = [(label, thumbnail HxWx3)] and select ``current``."""
+        """Replace the strip with ``items`` = [(label, thumbnail HxWx3, or HxWx4 with transparency)] and
+        select ``current``."""
+        self._items = list(items)
         self._quiet = True
         self.clear()
         for label, thumb in items:
@@ -54,8 +60,17 @@ class ThumbnailStrip(QListWidget):
             self.setCurrentRow(current)
         self._quiet = False
 
+    def set_background(self, background: tuple[int, int, int]) -> None:
+        """The colour transparent thumbnails are shown over, the loaded model's
+        (``imaging.model_background``); the icons are redrawn."""
+        if background != self._background:
+            self._background = background
+            for row, (_label, thumb) in enumerate(self._items):
+                if thumb is not None and row < self.count():
+                    self.item(row).setIcon(self._icon(thumb))
+
     def _icon(self, thumb: np.ndarray) -> QIcon:
-        image = to_qimage(to_rgb(thumb))
+        image = to_qimage(to_rgb(over_background(thumb, self._background)))
         # Tiny images (28x28 Fashion-MNIST) are enlarged with sharp pixels; QIcon would not enlarge them.
         tiny = max(image.width(), image.height()) < self._icon_side
         modes = Qt.TransformationMode
