@@ -115,8 +115,13 @@ class TrainingRun:
 
     @property
     def paused(self) -> bool:
-        """Whether :meth:`pause` holds the run."""
+        """Whether :meth:`pause` was asked for (the step in flight may still be running)."""
         return not self.state.running.is_set()
+
+    @property
+    def holding(self) -> bool:
+        """Whether the pause has taken hold: every event so far was yielded and no step runs."""
+        return self.state.holding.is_set()
 
     @property
     def stop_requested(self) -> bool:
@@ -317,9 +322,22 @@ class TrainingRun:
         if state.running.is_set():
             return
         t0 = time.perf_counter()
-        while not state.running.wait(0.05):
-            pass
+        self._set_holding(True)
+        try:
+            while not state.running.wait(0.05):
+                pass
+        finally:
+            self._set_holding(False)
         state.paused_s += time.perf_counter() - t0
+
+    def _set_holding(self, holding: bool) -> None:
+        """Say that a pause took hold or ended (``holding``; the callbacks' ``on_hold``)."""
+        if holding:
+            self.state.holding.set()
+        else:
+            self.state.holding.clear()
+        for callback in self.callbacks:
+            callback.on_hold(self, holding)
 
     # -- end of epoch -----------------------------------------------------------------------------------
     def _end_epoch(self, m: ModelState) -> EpochEvent | None:

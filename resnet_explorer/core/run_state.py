@@ -109,6 +109,7 @@ class RunState:
 
     stop: threading.Event = field(default_factory=threading.Event)
     running: threading.Event = field(default_factory=threading.Event)  # cleared while paused
+    holding: threading.Event = field(default_factory=threading.Event)  # set while a pause holds the run
     dist: DistContext = field(default_factory=DistContext)
     setup: RunSetup | None = None
     directory: RunDirectory | None = None

@@ -12,6 +12,7 @@ process) leaves the window and the checkpoints written so far intact.
     for event in run.events():      # the engine's own event objects, sent over a queue
         ...
     run.pause(); run.resume(); run.stop()   # from any thread, as with TrainingRun
+    run.holding                             # the child said its pause took hold (events so far all read)
 
 The child is started with the ``spawn`` method (``fork`` is unsafe in a process that runs Qt or other
 threads), so it imports only the GUI-free core. It follows its parent: when the parent goes away, the
@@ -29,11 +30,12 @@ import pickle
 import queue
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from copy import deepcopy
 from typing import TYPE_CHECKING, Any
 
 from .errors import ExplorerError
+from .training_callbacks import TrainingCallback
 
 if TYPE_CHECKING:
     from multiprocessing.queues import Queue
@@ -64,6 +66,7 @@ class ProcessRun:
         self._ctx = mp.get_context(start_method)
         self._lock = threading.Lock()  # guards the pipe (sends from several threads) and the flags
         self._paused = False
+        self._holding = False  # the child's last word on whether its pause took hold
         self._stop_requested = False
         self._process: Any = None
         self._control: Any = None
@@ -86,7 +89,13 @@ class ProcessRun:
 
     @property
     def paused(self) -> bool:
+        """Whether a pause was asked for (the child may still be finishing a step)."""
         return self._paused
+
+    @property
+    def holding(self) -> bool:
+        """Whether the child's pause took hold: every event it sent before was already yielded here."""
+        return self._holding
 
     @property
     def stop_requested(self) -> bool:
@@ -118,7 +127,9 @@ class ProcessRun:
         try:
             while True:
                 message = self._next_message(events)
-                if message[0] == "event":
+                if message[0] == "hold":  # in order with the events: those before it were yielded
+                    self._holding = bool(message[1])
+                elif message[0] == "event":
                     event = message[1]
                     finished = type(event).__name__ == "RunFinished"
                     yield event
@@ -204,7 +215,7 @@ def child_main(config: Any, events: Any, control: Any, niceness: int = 0) -> Non
         events.put(message)
 
     try:
-        run = TrainingRun(config)
+        run = TrainingRun(config, callbacks=[_HoldReporter(send)])
     except BaseException as exc:  # noqa: BLE001 - a bad config is reported like any other error
         send(("error", _portable(exc)))
         _flush(events)
@@ -216,6 +227,16 @@ def child_main(config: Any, events: Any, control: Any, niceness: int = 0) -> Non
     except BaseException as exc:  # noqa: BLE001 - every failure goes back to the parent
         send(("error", _portable(exc)))
     _flush(events)
+
+
+class _HoldReporter(TrainingCallback):
+    """Tells the parent when a pause takes hold or ends, through the events queue (so in order)."""
+
+    def __init__(self, send: Callable[[tuple[str, Any]], None]) -> None:
+        self._send = send
+
+    def on_hold(self, run: Any, holding: bool) -> None:
+        self._send(("hold", holding))
 
 
 def _obey(run: Any, control: Any) -> None:

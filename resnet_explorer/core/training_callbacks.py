@@ -37,6 +37,10 @@ class TrainingCallback:
     def on_run_end(self, run: TrainingRun, event: RunFinished) -> None:
         """The run ended ("completed", "stopped" or "diverged"), every checkpoint written."""
 
+    def on_hold(self, run: TrainingRun, holding: bool) -> None:
+        """A pause took hold (``True``: every event so far was yielded, no step runs until resumed) or
+        ended (``False``)."""
+
     def close(self, run: TrainingRun) -> None:
         """Release what the callback holds; called once at the very end, also after an error."""
 

@@ -104,10 +104,13 @@ class TrainWorker(Worker):
 
     @property
     def paused(self) -> bool:
-        """Whether the engine itself reports being paused (the request alone does not count)."""
+        """Whether the engine's pause took hold: every event before it reached this worker, none follows
+        until resumed (the request alone does not count). Runs without ``holding`` report ``paused``."""
         with self._lock:
             run = self._run
-        return bool(run is not None and getattr(run, "paused", False))
+        if run is None:
+            return False
+        return bool(getattr(run, "holding", getattr(run, "paused", False)))
 
     @property
     def stop_requested(self) -> bool:

@@ -175,9 +175,10 @@ def test_a_stop_mid_epoch_resumes_to_the_same_weights_and_metrics(tmp_path):
     assert same_metrics(straight, resumed)
 
 
-def pause_resume_stop(run, *, settle_s: float = 0.3, join_s: float = 30.0) -> tuple[list, float]:
-    """Consume ``run.events()`` in a thread (as the GUI does); pause after the first step and check that
-    no event arrives, resume and check progress, then stop. The events, and how long the stop took."""
+def pause_resume_stop(run, *, join_s: float = 30.0) -> tuple[list, float]:
+    """Consume ``run.events()`` in a thread (as the GUI does); pause after the first step, wait until the
+    pause takes hold (``run.holding``) and check that no event arrives, resume and check progress, then
+    stop. The events, and how long the stop took."""
     seen: list = []
     first_step = threading.Event()
 
@@ -192,7 +193,10 @@ def pause_resume_stop(run, *, settle_s: float = 0.3, join_s: float = 30.0) -> tu
     assert first_step.wait(60)
     run.pause()
     assert run.paused
-    time.sleep(settle_s)  # let a step in flight finish
+    deadline = time.monotonic() + 60  # the step in flight finishes first; a loaded machine may be slow
+    while not run.holding and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert run.holding, "the pause never took hold"
     count = len(seen)
     time.sleep(1.0)
     assert len(seen) == count, "events kept coming while paused"
@@ -201,6 +205,7 @@ def pause_resume_stop(run, *, settle_s: float = 0.3, join_s: float = 30.0) -> tu
     while len(seen) == count and time.monotonic() < deadline:
         time.sleep(0.02)
     assert len(seen) > count, "no progress after resume"
+    assert not run.holding  # said before the first event after the pause
     t0 = time.monotonic()
     run.stop()
     worker.join(join_s)
@@ -431,6 +436,9 @@ class Recorder(TrainingCallback):
     def on_run_end(self, run, event):
         self.calls.append(f"end {event.status}")
 
+    def on_hold(self, run, holding):
+        self.calls.append(f"hold {holding}")
+
     def close(self, run):
         self.calls.append("close")
 
@@ -441,6 +449,22 @@ def test_callbacks_see_each_event_before_it_is_yielded_and_are_closed_at_the_end
     for i, _event in enumerate(run.events()):
         assert len(recorder.calls) == i + 1  # the hook of event i ran before the consumer got it
     assert recorder.calls == ["start", *["iteration"] * 4, "epoch", "end completed", "close"]
+
+
+def test_a_pause_takes_hold_between_events_and_the_callbacks_hear_it():
+    recorder = Recorder()
+    run = TrainingRun(tiny(epochs=1, events_per_second=1e6), callbacks=[recorder])
+    events = run.events()
+    next(events)  # RunStarted
+    next(events)  # the first step's report
+    run.pause()
+    assert run.paused and not run.holding  # asked, not yet held: the generator is not running
+    resumer = threading.Timer(0.2, run.resume)
+    resumer.start()
+    rest = list(events)  # holds inside the next step until the timer resumes it
+    resumer.join()
+    assert recorder.calls[:4] == ["start", "iteration", "hold True", "hold False"]
+    assert not run.holding and len(rest) == 5  # nothing lost: 3 iterations, the epoch, the end
 
 
 def test_callbacks_are_closed_when_set_up_fails(tmp_path):

@@ -35,7 +35,7 @@ def test_a_child_process_trains_exactly_like_the_engine_in_this_process(tmp_path
 
 def test_pause_holds_the_child_resume_continues_and_stop_keeps_a_checkpoint(tmp_path):
     run = ProcessRun(tiny(tmp_path, epochs=500, events_per_second=1e6))
-    seen, _ = pause_resume_stop(run, settle_s=1.0, join_s=60.0)  # pipe + queue: a little more slack
+    seen, _ = pause_resume_stop(run, join_s=60.0)  # pipe + queue: a little more slack
     assert isinstance(seen[-1], RunFinished) and seen[-1].status == "stopped"
     assert (tmp_path / "run/resnet20/model.safetensors").is_file()
     assert not run._process.is_alive()
