@@ -30,18 +30,27 @@ def file_filter(label: str, suffixes: Iterable[str]) -> str:
 
 def sample_label(stem: str) -> str:
     """``fmnist-0-t-shirt-top-00019`` -> ``T-shirt/top`` (the class as the dataset spells it);
-    ``odd-rgba-trouser`` -> ``rgba trouser``: the words of any other sample's file name, without numbers."""
+    ``odd-rgba-trouser`` -> ``Trouser: RGBA`` (a class named in the file name first, then what is odd);
+    any other file name: its words, without numbers."""
+    from resnet_explorer.core.class_names import FASHION_MNIST_CLASSES  # plain Python: no torch
+
     pieces = stem.split("-")
     if len(pieces) > 2 and pieces[0] == "fmnist" and pieces[1].isdigit():
-        from resnet_explorer.core.class_names import FASHION_MNIST_CLASSES  # plain Python: no torch
-
         index = int(pieces[1])
         if index < len(FASHION_MNIST_CLASSES):
             return FASHION_MNIST_CLASSES[index]
     parts = [p for p in stem.replace("_", "-").split("-") if p and not p.isdigit()]
     if len(parts) > 1:
         parts = parts[1:]  # the collection's prefix (fmnist, odd ...)
+    classes = {name.lower(): name for name in FASHION_MNIST_CLASSES}
+    named = [p for p in parts if p.lower() in classes]
+    if named and len(parts) > 1:
+        rest = [_ACRONYMS.get(p.lower(), p) for p in parts if p not in named]
+        return f"{classes[named[-1].lower()]}: {' '.join(rest)}"
     return " ".join(parts) or stem
+
+
+_ACRONYMS = {"rgb": "RGB", "rgba": "RGBA", "jpeg": "JPEG", "png": "PNG"}
 
 
 class WindowInputs:

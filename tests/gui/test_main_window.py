@@ -578,7 +578,9 @@ def test_samples_are_named_as_the_dataset_spells_its_classes_and_the_title_says_
 
     assert sample_label("fmnist-0-t-shirt-top-00019") == "T-shirt/top"
     assert sample_label("fmnist-9-ankle-boot-00000") == "Ankle boot"
-    assert sample_label("odd-rgba-trouser") == "rgba trouser"
+    assert sample_label("odd-rgba-trouser") == "Trouser: RGBA"
+    assert sample_label("odd-grey-photo-sneaker") == "Sneaker: grey photo"
+    assert sample_label("holiday-photo-2024") == "photo"
     title = window.windowTitle()
     assert "resnet20" in title and title.count("ResNet Explorer") <= 1
 

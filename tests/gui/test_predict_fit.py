@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from PySide6.QtCore import QPoint, Qt
+from PySide6.QtCore import QPoint, QRect, Qt
 from PySide6.QtGui import QFont, QFontMetrics
 from PySide6.QtWidgets import QApplication, QScrollArea, QWidget
 
@@ -252,3 +252,19 @@ def test_the_image_strip_shows_transparency_over_the_models_background(qtbot, wi
     window.explorer.load_model(photo_model)
     qtbot.waitUntil(lambda: window.explorer.info.model_id == photo_model, timeout=WAIT)
     qtbot.waitUntil(lambda: strip_corner(window, 0).min() == 255, timeout=WAIT)  # a photo model: white
+
+
+def test_the_gallery_shows_every_sample_name_whole(qtbot, window):
+    """Names wrap onto two lines in a cell as wide as the grid (one elided line once showed "grey...aker")."""
+    window.resize(1024, 768)
+    gallery = window.predict.empty.samples
+    qtbot.waitUntil(lambda: gallery.count() > 0, timeout=WAIT)
+    names = [gallery.item(row).text() for row in range(gallery.count())]
+    assert "Sneaker: grey photo" in names
+    metrics = gallery.fontMetrics()
+    for row in range(gallery.count()):
+        item = gallery.item(row)
+        cell = gallery.visualItemRect(item)
+        text_area = QRect(0, 0, cell.width(), cell.height() - gallery.iconSize().height())
+        needed = metrics.boundingRect(text_area, int(Qt.TextFlag.TextWordWrap), item.text())
+        assert needed.width() <= cell.width() and needed.height() <= text_area.height(), item.text()

@@ -92,7 +92,7 @@ class EmptyState(QWidget):
         self.open_button.clicked.connect(self.open_clicked)
         self.samples_caption = QLabel()
         self.samples_caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.samples = ThumbnailStrip(icon_side=GALLERY_ICON, rows=3)
+        self.samples = ThumbnailStrip(icon_side=GALLERY_ICON, rows=3, text_lines=2)
         # Three rows where there is room, one (scrolling) on a short screen or at a large zoom.
         self.samples.setMinimumHeight(GALLERY_ICON + 36)
         self.samples.activated_index.connect(self.sample_clicked)

@@ -15,11 +15,13 @@ ICON_SIDE = 56
 
 
 class ThumbnailStrip(QListWidget):
-    """Icons in one scrolling row; ``activated_index(i)`` when the user picks one."""
+    """Icons in one scrolling row (or ``rows`` wrapping rows, a gallery); ``activated_index(i)`` when the
+    user picks one."""
 
     activated_index = Signal(int)
 
-    def __init__(self, parent: QWidget | None = None, *, icon_side: int = ICON_SIDE, rows: int = 1) -> None:
+    def __init__(self, parent: QWidget | None = None, *, icon_side: int = ICON_SIDE, rows: int = 1,
+                 text_lines: int = 1) -> None:
         super().__init__(parent)
         self.setViewMode(QListView.ViewMode.IconMode)
         self.setFlow(QListView.Flow.LeftToRight)
@@ -33,10 +35,15 @@ class ThumbnailStrip(QListWidget):
                                         else Qt.ScrollBarPolicy.ScrollBarAsNeeded)
         self.setIconSize(QSize(icon_side, icon_side))
         self.setSpacing(4)
-        self.setFixedHeight(rows * (icon_side + 30) + 6)
+        # Names longer than a cell wrap onto up to ``text_lines`` lines before they are elided (a
+        # one-line gallery cut "Sneaker: grey photo" to "grey...aker").
+        text_height = text_lines * self.fontMetrics().lineSpacing()
+        self.setFixedHeight(rows * (icon_side + text_height + 14) + 6)
+        self.setWordWrap(text_lines > 1)
         self.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.setUniformItemSizes(True)
-        self.setGridSize(QSize(icon_side + 64, icon_side + 26))
+        self._cell = QSize(icon_side + 60, icon_side + text_height + 6)
+        self.setGridSize(self._cell + QSize(4, 4))
         self._icon_side = icon_side
         self._items: list[tuple[str, np.ndarray | None]] = []  # as given: transparency kept
         self._background = BACKGROUND  # white, as viewers show transparency, until a model says otherwise
@@ -53,6 +60,7 @@ class ThumbnailStrip(QListWidget):
         for label, thumb in items:
             item = QListWidgetItem(label)
             item.setToolTip(label)
+            item.setSizeHint(self._cell)  # the text's width: without it IconMode wraps within the icon's
             if thumb is not None:
                 item.setIcon(self._icon(thumb))
             self.addItem(item)
