@@ -7,7 +7,7 @@ from PySide6.QtCore import QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QImage, QPainter, QPalette
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from ..imaging import to_qimage, to_rgb
+from ..imaging import to_display_qimage, to_rgb
 
 
 class ImagePanel(QWidget):
@@ -26,12 +26,12 @@ class ImagePanel(QWidget):
 
     def set_image(self, rgb: np.ndarray | None) -> None:
         """Show ``rgb`` (HxW or HxWx3 uint8); ``None`` shows the placeholder."""
-        self._image = None if rgb is None else to_qimage(to_rgb(rgb))
+        self._image = None if rgb is None else to_display_qimage(to_rgb(rgb))
         self.update()
 
     def set_overlay(self, rgba: np.ndarray | None) -> None:
         """Draw ``rgba`` (HxWx4 uint8, any size) stretched over the image; ``None`` removes it."""
-        self._overlay = None if rgba is None else to_qimage(rgba)
+        self._overlay = None if rgba is None else to_display_qimage(rgba)
         self.update()
 
     def has_image(self) -> bool:

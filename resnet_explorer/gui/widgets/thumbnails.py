@@ -54,7 +54,11 @@ class ThumbnailStrip(QListWidget):
     def set_items(self, items: list[tuple[str, np.ndarray | None]], current: int = -1) -> None:
         """Replace the strip with ``items`` = [(label, thumbnail HxWx3, or HxWx4 with transparency)] and
         select ``current``."""
-        self._items = list(items)
+        # Icons of thumbnails shown already are kept: a drop adds one image to the strip, and drawing every
+        # icon again cost 2-3 ms of each drop. (The old arrays live in self._items until the end, so no new
+        # array can share an id with one of them.)
+        kept = {id(thumb): self.item(row).icon() for row, (_label, thumb) in enumerate(self._items)
+                if thumb is not None and row < self.count()}
         self._quiet = True
         self.clear()
         for label, thumb in items:
@@ -62,8 +66,10 @@ class ThumbnailStrip(QListWidget):
             item.setToolTip(label)
             item.setSizeHint(self._cell)  # the text's width: without it IconMode wraps within the icon's
             if thumb is not None:
-                item.setIcon(self._icon(thumb))
+                icon = kept.get(id(thumb))
+                item.setIcon(icon if icon is not None else self._icon(thumb))
             self.addItem(item)
+        self._items = list(items)
         if 0 <= current < self.count():
             self.setCurrentRow(current)
         self._quiet = False
