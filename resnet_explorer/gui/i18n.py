@@ -136,3 +136,10 @@ def class_label(name: str) -> str:
     """A class name in the current language: the datasets' classes have translations
     (``assets/i18n/ko_classes.json``); the others (ImageNet's 1000, a folder's) stay as they are."""
     return tr(name)
+
+
+def sample_caption(label: str) -> str:
+    """A bundled sample's label in the current language: its class (:func:`class_label`), then what is
+    odd about it after ": " (``"Sneaker: grey photo"``)."""
+    name, sep, rest = label.partition(": ")
+    return class_label(name) + (sep + tr(rest) if sep else "")

@@ -69,6 +69,7 @@ class WindowMenus:
         self.open_action.setShortcut(QKeySequence.StandardKey.Open)
         self.open_action.triggered.connect(window.open_image_dialog)
         self.samples_action = QAction(window)
+        self._sample_labels: list[str] = []  # in English, as read: captioned at every language change
         self.samples_menu = QMenu(window)
         self.samples_action.setMenu(self.samples_menu)
         self.samples_action.triggered.connect(self._show_samples_menu)
@@ -138,10 +139,11 @@ class WindowMenus:
 
     # ----- samples ------------------------------------------------------------------------------------
     def fill_samples_menu(self, labels: list[str]) -> None:
-        """One entry per bundled sample; choosing one opens it."""
+        """One entry per bundled sample (captioned in the current language); choosing one opens it."""
+        self._sample_labels = list(labels)
         self.samples_menu.clear()
         for i, label in enumerate(labels):
-            self.samples_menu.addAction(label, partial(self._window.open_sample, i))
+            self.samples_menu.addAction(i18n.sample_caption(label), partial(self._window.open_sample, i))
         self.samples_menu.setEnabled(bool(labels))
         self.samples_action.setEnabled(bool(labels))
 
@@ -168,6 +170,7 @@ class WindowMenus:
         self.open_action.setToolTip(tr("Open one or more images (Ctrl+O); you can also drop them on the "
                                        "window or paste one (Ctrl+V)."))
         self.samples_action.setText(tr("Samples"))
+        self.fill_samples_menu(self._sample_labels)
         self.file_menu.setTitle(tr("&File"))
         self.paste_action.setText(tr("Paste image"))
         self.recent_menu.setTitle(tr("Recent images"))

@@ -75,6 +75,12 @@ def test_switch_to_korean_and_back_without_restart(qtbot, window, images):
     korean = [name for _, name, _ in window.predict.bars.rows()]
     assert korean == [i18n.tr(name) for name in english_top5]
     assert not set(korean) & set(english_top5) and all(name.strip() for name in korean)
+    # So are the samples, in the gallery and the Samples menu alike.
+    gallery = window.predict.empty.samples
+    qtbot.waitUntil(lambda: gallery.count() > 0, timeout=30000)
+    captions = [gallery.item(row).text() for row in range(gallery.count())]
+    assert "운동화: 회색 사진" in captions and "T-shirt/top" not in captions
+    assert [action.text() for action in window.menus.samples_menu.actions()] == captions
 
     window.menus.language_actions["en"].trigger()
     assert [name for _, name, _ in window.predict.bars.rows()] == english_top5
@@ -82,6 +88,7 @@ def test_switch_to_korean_and_back_without_restart(qtbot, window, images):
     assert window.predict.top_box.title() == "Top-5 predictions"
     assert "residual learning" in window.help.text.toPlainText()
     assert window.status.device_label.text().startswith("Device:")
+    assert "Sneaker: grey photo" in [gallery.item(row).text() for row in range(gallery.count())]
 
 
 def test_system_locale_chooses_the_language(monkeypatch):

@@ -24,7 +24,7 @@ from resnet_explorer.core.domain import PHOTO_MODEL  # PIL and numpy only: no to
 
 from ..controller import Explorer
 from ..domain_text import domain_text
-from ..i18n import class_label, notifier, tr
+from ..i18n import class_label, notifier, sample_caption, tr
 from ..imaging import heatmap_rgba, model_background, over_background
 from ..jobs import AnalysisResult, OpenedImage
 from ..widgets.domain_note import DomainNote
@@ -82,6 +82,7 @@ class EmptyState(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self._sample_items: list[tuple[str, np.ndarray | None]] = []  # labels in English, as read
         self.title = QLabel()
         self.title.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.title.setStyleSheet("font-size: 20px; font-weight: 600;")
@@ -119,8 +120,10 @@ class EmptyState(QWidget):
         outer.addWidget(self.frame)
 
     def set_samples(self, items: list[tuple[str, np.ndarray | None]]) -> None:
-        """Fill the gallery; it hides itself when there are no samples."""
-        self.samples.set_items(items)
+        """Fill the gallery (labels captioned in the current language); it hides itself when there are no
+        samples."""
+        self._sample_items = list(items)
+        self.samples.set_items([(sample_caption(label), thumb) for label, thumb in items])
         self.samples.setVisible(bool(items))
         self.samples_caption.setVisible(bool(items))
 
@@ -130,6 +133,7 @@ class EmptyState(QWidget):
                              "with Ctrl+V or drop several at once."))
         self.open_button.setText(tr("Open image..."))
         self.samples_caption.setText(tr("...or start with a sample:"))
+        self.set_samples(self._sample_items)
 
 
 def lesioned_list(names: tuple[str, ...], shown: int = 4) -> str:
