@@ -161,13 +161,21 @@ def shared_recipe(members: dict[str, Path]) -> dict:
     recipes = {}
     for arch, model_dir in members.items():
         config = json.loads((model_dir.parent / "config.json").read_text())
-        recipes[arch] = {k: v for k, v in config.items() if k not in PER_MEMBER_KEYS}
-    first = next(iter(recipes.values()))
+        recipe = {k: v for k, v in config.items() if k not in PER_MEMBER_KEYS}
+        # Zero-initialised branches belong to the ResNets' recipe: a plain net has no branch to start at zero.
+        zero = recipe.pop("zero_init_residual", False)
+        if arch.startswith("resnet"):
+            recipe["zero_init_residual (ResNets)"] = zero
+        recipes[arch] = recipe
+    shared: dict = {}
     for arch, recipe in recipes.items():
-        differing = sorted(k for k in first.keys() | recipe.keys() if first.get(k) != recipe.get(k))
-        if differing:
-            raise SystemExit(f"{arch} was not trained like the others: {', '.join(differing)} differ")
-    return first
+        differing = sorted(k for k, v in recipe.items() if k in shared and shared[k] != v)
+        missing = sorted(k for k in shared.keys() ^ recipe.keys() if "(ResNets)" not in k) if shared else []
+        if differing or missing:
+            named = ", ".join(differing + missing)
+            raise SystemExit(f"{arch} was not trained like the others: {named} differ")
+        shared.update(recipe)
+    return shared
 
 
 def record_family(root: Path) -> None:

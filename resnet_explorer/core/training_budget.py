@@ -13,13 +13,14 @@ from typing import Any
 
 # The settings that make two runs "trained alike", in the order a reader cares about them.
 BUDGET_KEYS = ("dataset", "train_images", "epochs", "batch_size", "lr", "schedule", "milestones",
-               "warmup_iters", "augment", "hflip", "weight_decay", "momentum", "seed")
+               "warmup_iters", "augment", "hflip", "weight_decay", "momentum", "seed", "zero_init_residual")
 
 # Training-split sizes of the built-in datasets, for older cards that record only "no subset".
 FULL_TRAINING_SPLIT = {"fashion-mnist": 60_000, "mnist": 60_000, "cifar10": 50_000, "cifar100": 50_000}
 
 _LABELS = {"train_images": "training images", "batch_size": "batch", "warmup_iters": "warm-up iterations",
-           "weight_decay": "weight decay", "hflip": "flips"}
+           "weight_decay": "weight decay", "hflip": "flips",
+           "zero_init_residual": "branches started at zero"}
 
 
 def budget_from_run(recipe: dict[str, Any], dataset: str, train_images: int, steps_per_epoch: int,
@@ -34,7 +35,23 @@ def budget_from_run(recipe: dict[str, Any], dataset: str, train_images: int, ste
 
 
 def budget_of(card: dict[str, Any] | None) -> dict[str, Any] | None:
-    """A card's budget (written by training, or rebuilt from an older card's recipe); ``None`` if unknown."""
+    """A card's budget (written by training, or rebuilt from an older card's recipe); ``None`` if unknown.
+
+    A residual net's budget also says whether its branches started at zero (``zero_init_residual``, from
+    the card's model): two ResNets that differ in it were not trained alike. A plain net has no branch to
+    start at zero, so its budget leaves the key out, and a plain net vs a ResNet is never flagged for it.
+    """
+    budget = _recorded_budget(card)
+    model = card.get("model") if isinstance(card, dict) else None
+    if budget is None or not isinstance(model, dict):
+        return budget
+    zero = model.get("zero_init_residual")
+    if isinstance(zero, bool) and str(model.get("arch", "")).lower().startswith("resnet"):
+        budget["zero_init_residual"] = zero
+    return budget
+
+
+def _recorded_budget(card: dict[str, Any] | None) -> dict[str, Any] | None:
     if not isinstance(card, dict):
         return None
     if isinstance(card.get("budget"), dict):
@@ -54,6 +71,8 @@ def budget_of(card: dict[str, Any] | None) -> dict[str, Any] | None:
 
 
 def _shown(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     if isinstance(value, (list, tuple)):
         return ",".join(_shown(v) for v in value)
     if isinstance(value, int) and not isinstance(value, bool) and value >= 1_000:

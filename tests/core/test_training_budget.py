@@ -41,3 +41,14 @@ def test_training_writes_its_budget_into_the_model_card(tmp_path):
     assert budget["train_images"] == 128 and budget["epochs"] == 1 and budget["steps"] == 4
     assert budget["dataset"] == "synthetic" and budget["augment"] == "crop" and budget["batch_size"] == 32
     assert budget_differences(budget, budget_of(written)) == []
+
+
+def test_two_resnets_differ_in_zero_init_but_a_plain_net_never_does():
+    def model_card(arch: str, zero: bool) -> dict:
+        return {**card(), "arch": arch, "model": {"arch": arch, "zero_init_residual": zero}}
+
+    zero56 = budget_of(model_card("resnet56", True))
+    differences = budget_differences(zero56, budget_of(model_card("resnet20", False)))
+    assert differences == ["branches started at zero yes vs no"]
+    assert budget_differences(zero56, budget_of(model_card("plain56", False))) == []
+    assert "zero_init_residual" not in budget_of(model_card("plain20", False))
