@@ -598,3 +598,22 @@ def test_an_error_banner_stays_and_covers_no_control(qtbot, window, images):
     assert not window.banner._timer.isActive()  # no fade scheduled: it stays until dismissed or replaced
     window.show_message("info", "Saved.")
     assert window.banner._timer.isActive()  # news still fades
+
+
+def test_residuals_says_when_the_compared_bundled_models_were_trained_differently(qtbot, window, images):
+    """The family members shipped together were trained alike; the 5k-subset plain56 was not (issue 11)."""
+    window.explorer.load_model("resnet20-fashion-mnist")
+    qtbot.waitUntil(lambda: window.explorer.info.model_id == "resnet20-fashion-mnist", timeout=WAIT)
+    window.open_paths([images["shoe"]])
+    wait_for_top5(qtbot, window)
+    window.show_tab("residuals")
+    view = window.residuals
+    for other, warned in (("plain56-fashion-mnist", True), ("resnet56-fashion-mnist", False)):
+        window.residuals.compare_requested.emit(other)
+        qtbot.waitUntil(lambda o=other: window.explorer.compare_info is not None
+                        and window.explorer.compare_info.model_id == o
+                        and window.explorer.compare_analysis is not None, timeout=WAIT)
+        qtbot.waitUntil(lambda o=other: o.split("-")[0] in view.key.text(), timeout=WAIT)
+        assert ("Trained differently" in view.key.text()) is warned, (other, view.key.text())
+        if warned:
+            assert "training images 60,000 vs 5,000" in view.key.toolTip()
