@@ -88,13 +88,19 @@ def budget_differences(a: dict[str, Any] | None, b: dict[str, Any] | None) -> li
     """
     if a is None or b is None:
         return ["unknown"]
-    differences = []
+    return [f"{label} {left} vs {right}" for label, left, right in budget_difference_items(a, b)]
+
+
+def budget_difference_items(a: dict[str, Any], b: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """Where budgets ``a`` and ``b`` differ, as (setting's label, value in ``a``, value in ``b``), the values
+    written for a reader (a window translates the labels; "yes"/"no" for a switch)."""
+    items = []
     for key in BUDGET_KEYS:
-        if key not in a or key not in b:
-            continue  # not recorded on one side (an older card): no evidence either way
+        if a.get(key) is None or b.get(key) is None:
+            continue  # not recorded on one side (an older card, or "the default"): no evidence either way
         if settings_differ(a[key], b[key]):
-            differences.append(f"{_LABELS.get(key, key)} {_shown(a[key])} vs {_shown(b[key])}")
-    return differences
+            items.append((_LABELS.get(key, key), _shown(a[key]), _shown(b[key])))
+    return items
 
 
 def settings_differ(old: Any, new: Any) -> bool:

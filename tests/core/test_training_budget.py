@@ -20,6 +20,10 @@ def test_each_difference_is_named_with_both_values():
     assert differences == ["training images 60,000 vs 5,000", "epochs 20 vs 12"]
 
 
+def test_a_setting_left_at_its_default_in_an_older_card_is_no_difference():
+    assert budget_differences(budget_of(card(warmup_iters=None)), budget_of(card(warmup_iters=0))) == []
+
+
 def test_a_card_without_a_recipe_is_unknown():
     assert budget_of({"dataset": "x"}) is None
     assert budget_differences(None, budget_of(card())) == ["unknown"]

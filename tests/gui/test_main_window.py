@@ -14,7 +14,7 @@ from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage
 from PySide6.QtWidgets import QApplication
 
-from resnet_explorer.gui import jobs
+from resnet_explorer.gui import i18n, jobs
 
 WAIT = 30000  # ms; generous because the test machine is shared
 
@@ -252,7 +252,6 @@ def test_missing_default_model_is_explained(qtbot, monkeypatch):
 
 
 def test_settings_remember_model_device_language_and_recent_images(qtbot, resnet20, images):
-    from resnet_explorer.gui import i18n
     from resnet_explorer.gui.main_window import MainWindow
     from resnet_explorer.gui.window_settings import settings
 
@@ -617,3 +616,10 @@ def test_residuals_says_when_the_compared_bundled_models_were_trained_differentl
         assert ("Trained differently" in view.key.text()) is warned, (other, view.key.text())
         if warned:
             assert "training images 60,000 vs 5,000" in view.key.toolTip()
+            assert "None" not in view.key.toolTip()  # an older card's "default" is no evidence
+            i18n.set_language("ko")
+            try:
+                view.retranslate()
+                assert "학습 이미지 60,000 대 5,000" in view.key.toolTip()
+            finally:
+                i18n.set_language("en")

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from resnet_explorer.core.training_budget import budget_differences
+from resnet_explorer.core.training_budget import budget_difference_items
 
 from .. import plotting
 from ..controller import Explorer
@@ -309,10 +309,12 @@ class ResidualsView(DrawnWhenShown, QWidget):
         a, b = self.explorer.info, self.explorer.compare_info
         if a is None or b is None:
             return ""
-        differences = budget_differences(a.budget, b.budget)
-        if differences == ["unknown"]:
+        if a.budget is None or b.budget is None:
             return tr("How one of these models was trained is unknown: a difference may come from "
                       "training, not from depth or shortcuts.")
+        # The core names each setting in English; the labels and yes/no are translated here.
+        differences = [tr("{setting} {a} vs {b}").format(setting=tr(label), a=tr(left), b=tr(right))
+                       for label, left, right in budget_difference_items(a.budget, b.budget)]
         if not differences:
             return ""
         return tr("Trained differently ({differences}): a difference may come from training, not from "
