@@ -46,9 +46,14 @@ MODELS = ROOT / "assets" / "models"
 RUNS = ROOT / "assets" / "runs"
 
 
+HARDWARE_ENV = "RESNET_EXPLORER_TRAINED_ON"  # set it when the runs trained elsewhere than here
+
+
 def hardware() -> str:
-    """A short description of the machine the run trained on (this one)."""
-    return f"{cpu_name()}, {os.cpu_count()} cores, CPU only, torch {torch.__version__}"
+    """A short description of the machine the runs trained on: $RESNET_EXPLORER_TRAINED_ON when set (a run
+    resumed across sessions may have moved between machines), else this one."""
+    here = f"{cpu_name()}, {os.cpu_count()} cores, CPU only, torch {torch.__version__}"
+    return os.environ.get(HARDWARE_ENV) or here
 
 
 @torch.inference_mode()
