@@ -22,12 +22,14 @@ import numpy as np
 import torch
 
 from resnet_explorer.core.data import load_dataset, normalize
-from resnet_explorer.core.recorded_runs import load_recorded_run
+from resnet_explorer.core.recorded_runs import RecordedRunMissing, load_recorded_run
 from resnet_explorer.core.resnet import ARCHS
 from resnet_explorer.core.responses import layer_response_stds, response_summary
+from resnet_explorer.core.training_budget import budget_differences, budget_of
 from resnet_explorer.core.zoo import load_model
 
 ROOT = Path(__file__).resolve().parent.parent
+MODELS = ROOT / "assets" / "models"
 DATASET = "fashion-mnist"
 # He et al. 2015, Table 6 (CIFAR-10 test error %), and akamaster/pytorch_resnet_cifar10's reproduction.
 PAPER = {"resnet20": 8.75, "resnet32": 7.51, "resnet44": 7.17, "resnet56": 6.97, "resnet110": 6.43}
@@ -48,24 +50,53 @@ class Member:
 
 
 def members(images: int) -> list[Member]:
-    """Measure every bundled family member that has a recorded run."""
-    run = load_recorded_run("family")
+    """Measure every bundled family member: those of the recorded family run, or, before one is shipped,
+    every bundled model trained like the default one (the others are named and left out)."""
+    try:
+        run = load_recorded_run("family")
+    except RecordedRunMissing:
+        return [measure(arch, images, None) for arch in bundled_alike()]
+    return [measure(c.name, images, c.train_error) for c in run.ordered()]
+
+
+def bundled_alike() -> list[str]:
+    """Archs of the bundled ``<arch>-fashion-mnist`` models trained like resnet20 (by their cards), plain
+    nets first, then by depth."""
+    reference = budget_of(read_card(MODELS / f"resnet20-{DATASET}.json"))
+    archs = []
+    for path in sorted(MODELS.glob(f"*-{DATASET}.json")):
+        arch = path.name.removesuffix(f"-{DATASET}.json")
+        differences = budget_differences(reference, budget_of(read_card(path)))
+        if differences:
+            print(f"({arch} left out: trained differently, {'; '.join(differences)})")
+        else:
+            archs.append(arch)
+    return sorted(archs, key=lambda a: (a.startswith("resnet"), ARCHS[a].depth))
+
+
+def read_card(path: Path) -> dict:
+    return json.loads(path.read_text())
+
+
+def measure(arch: str, images: int, train_curve: np.ndarray | None) -> Member:
+    """One member's numbers: training error from its recorded curve (else its card), test error from its
+    card, and the Fig. 7 mean response std on the first ``images`` test images."""
     bundle = load_dataset(DATASET, download=False)
-    found = []
-    for curves in run.ordered():
-        loaded = load_model(f"{curves.name}-{DATASET}", device="cpu")
-        card = loaded.card
-        prep = card["preprocessing"]
-        c = prep["input_size"][0]
-        x = normalize(bundle.test.images[:images], torch.tensor(prep["mean"]).view(1, c, 1, 1),
-                      torch.tensor(prep["std"]).view(1, c, 1, 1))
-        std = response_summary(layer_response_stds(loaded.model, x))
-        train = curves.train_error[np.isfinite(curves.train_error)]
-        found.append(Member(curves.name, ARCHS[curves.name].depth, curves.residual,
-                            sum(p.numel() for p in loaded.model.parameters()),
-                            float(train[-1]) if train.size else math.nan,
-                            100 * float(card["final_test_error"]), std))
-    return found
+    loaded = load_model(f"{arch}-{DATASET}", device="cpu")
+    card = loaded.card
+    prep = card["preprocessing"]
+    c = prep["input_size"][0]
+    x = normalize(bundle.test.images[:images], torch.tensor(prep["mean"]).view(1, c, 1, 1),
+                  torch.tensor(prep["std"]).view(1, c, 1, 1))
+    std = response_summary(layer_response_stds(loaded.model, x))
+    if train_curve is None:
+        train_error = 100 * float(card.get("final_train_error", math.nan))
+    else:
+        train = train_curve[np.isfinite(train_curve)]
+        train_error = float(train[-1]) if train.size else math.nan
+    return Member(arch, ARCHS[arch].depth, arch.startswith("resnet"),
+                  sum(p.numel() for p in loaded.model.parameters()), train_error,
+                  100 * float(card["final_test_error"]), std)
 
 
 def table(rows: list[Member]) -> str:
