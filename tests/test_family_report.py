@@ -1,0 +1,42 @@
+"""scripts/family_report.py: which bundled models count as the family; how the statements are judged."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def load_script():
+    spec = importlib.util.spec_from_file_location("family_report", ROOT / "scripts" / "family_report.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclass looks its module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_members_trained_differently_from_resnet20_are_left_out_and_named(capsys):
+    report = load_script()
+    archs = report.bundled_alike()
+    assert archs[:2] == ["plain20", "resnet20"] and "resnet56" in archs  # plain nets first, then by depth
+    assert "plain56" not in archs  # still the 5k-subset model
+    assert "plain56 left out: trained differently" in capsys.readouterr().out
+
+
+def test_each_statement_is_judged_on_the_numbers_both_ways():
+    report = load_script()
+
+    def member(arch: str, train: float, test: float, std: float):
+        return report.Member(arch, int(arch.removeprefix("resnet").removeprefix("plain")),
+                             arch.startswith("resnet"), 0, train, test, std)
+
+    rows = [member("plain20", 6.6, 6.9, 0.75), member("plain56", 9.0, 9.5, 1.5),
+            member("resnet20", 5.9, 6.6, 0.68), member("resnet56", 5.5, 6.4, 0.70)]
+    lines = report.statements(rows)
+    assert "- plain56 ends with higher training error than plain20: holds (9.00% vs 6.60%)" in lines
+    assert "- resnet56 <= resnet20 in final training error: holds (5.50% vs 5.90%)" in lines
+    assert any(line.startswith("- Fig. 7: deeper ResNets respond less: does NOT hold") for line in lines)
+    assert "- Fig. 7: resnet56 responds less than plain56: holds (0.700 vs 1.500)" in lines
+    assert "- resnet20 reaches 93.5% test accuracy: does NOT hold (93.40%)" in lines
