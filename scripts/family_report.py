@@ -52,11 +52,12 @@ class Member:
 def members(images: int) -> list[Member]:
     """Measure every bundled family member: those of the recorded family run, or, before one is shipped,
     every bundled model trained like the default one (the others are named and left out)."""
+    test_images = load_dataset(DATASET, download=False).test.images[:images]  # once, for every member
     try:
         run = load_recorded_run("family")
     except RecordedRunMissing:
-        return [measure(arch, images, None) for arch in bundled_alike()]
-    return [measure(c.name, images, c.train_error) for c in run.ordered()]
+        return [measure(arch, test_images, None) for arch in bundled_alike()]
+    return [measure(c.name, test_images, c.train_error) for c in run.ordered()]
 
 
 def bundled_alike() -> list[str]:
@@ -78,15 +79,14 @@ def read_card(path: Path) -> dict:
     return json.loads(path.read_text())
 
 
-def measure(arch: str, images: int, train_curve: np.ndarray | None) -> Member:
+def measure(arch: str, test_images: torch.Tensor, train_curve: np.ndarray | None) -> Member:
     """One member's numbers: training error from its recorded curve (else its card), test error from its
-    card, and the Fig. 7 mean response std on the first ``images`` test images."""
-    bundle = load_dataset(DATASET, download=False)
+    card, and the Fig. 7 mean response std on ``test_images``."""
     loaded = load_model(f"{arch}-{DATASET}", device="cpu")
     card = loaded.card
     prep = card["preprocessing"]
     c = prep["input_size"][0]
-    x = normalize(bundle.test.images[:images], torch.tensor(prep["mean"]).view(1, c, 1, 1),
+    x = normalize(test_images, torch.tensor(prep["mean"]).view(1, c, 1, 1),
                   torch.tensor(prep["std"]).view(1, c, 1, 1))
     std = response_summary(layer_response_stds(loaded.model, x))
     if train_curve is None:

@@ -75,7 +75,7 @@ def _shown(value: Any) -> str:
         return "yes" if value else "no"
     if isinstance(value, (list, tuple)):
         return ",".join(_shown(v) for v in value)
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 1_000:
+    if isinstance(value, int) and value >= 1_000:
         return f"{value:,}"
     return str(value)
 
