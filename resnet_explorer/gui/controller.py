@@ -14,7 +14,7 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from . import jobs
 from .i18n import tr
@@ -22,6 +22,10 @@ from .jobs import AnalysisResult, ModelInfo, OpenedImage
 from .workers import JobRunner
 
 MAX_IMAGES = 64  # the strip keeps the newest images; older ones are dropped
+# A newly opened image is announced to the views together with its analysis, so that the window changes
+# once (one repaint instead of "new image, no prediction" then "prediction"); an analysis slower than
+# this (a big model on the CPU, Score-CAM) shows the image first, after this many ms.
+ANNOUNCE_WITHIN_MS = 150
 
 
 class Explorer(QObject):
@@ -75,6 +79,11 @@ class Explorer(QObject):
             runner.busy_changed.connect(self._on_busy_changed)
         self._shut_down = False
         self._open_ids = itertools.count(1)
+        self._announce_timer = QTimer(self)
+        self._announce_timer.setSingleShot(True)
+        self._announce_timer.setInterval(ANNOUNCE_WITHIN_MS)
+        self._announce_timer.timeout.connect(self._announce)
+        self._unannounced = False  # images opened that the views have not been told about yet
 
     # ----- queries ----------------------------------------------------------------------------------
     def is_busy(self) -> bool:
@@ -147,11 +156,17 @@ class Explorer(QObject):
 
     def select_image(self, index: int) -> None:
         """Show image ``index`` of the strip."""
+        self._announce()
         if 0 <= index < len(self.images) and self.images[index] is not self.current:
-            self.current = self.images[index]
-            self.gradcam_class = None
+            self._select(self.images[index])
             self.image_selected.emit(self.current)
-            self.request_analysis()
+
+    def _select(self, image: OpenedImage) -> None:
+        """Make ``image`` the current one and queue its analysis before any view hears of it, so that the
+        worker never waits for the views (a drop's latency: bench/bench_gui_latency.py)."""
+        self.current = image
+        self.gradcam_class = None
+        self.request_analysis()
 
     def _add_images(self, opened: list[OpenedImage]) -> None:
         good = [o for o in opened if not o.error]
@@ -166,9 +181,20 @@ class Explorer(QObject):
         reopened = {o.source for o in good if o.source}
         kept = [o for o in self.images if not (o.source and o.source in reopened)]
         self.images = (kept + good)[-MAX_IMAGES:]
-        self.images_changed.emit()
-        self.current = None
-        self.select_image(self.images.index(good[0]))
+        self._select(good[0])
+        self._unannounced = True
+        if self._runners["analysis"].is_busy("analyze"):
+            self._announce_timer.start()  # its result announces the image, or the timer if it is slow
+        else:
+            self._announce()  # no analysis to wait for (no model yet)
+
+    def _announce(self) -> None:
+        """Tell the views about the images opened and the one selected, if that is still to be done."""
+        if self._unannounced:
+            self._unannounced = False
+            self._announce_timer.stop()
+            self.images_changed.emit()
+            self.image_selected.emit(self.current)
 
     # ----- analysis ---------------------------------------------------------------------------------
     def set_lesion(self, blocks: tuple[str, ...]) -> None:
@@ -278,6 +304,7 @@ class Explorer(QObject):
         self._request_compare()
 
     def _on_analyzed(self, result: AnalysisResult) -> None:
+        self._announce()
         self.analysis = result
         if not result.lesioned:
             self.intact = result
@@ -319,6 +346,8 @@ class Explorer(QObject):
     @Slot(bool)
     def _on_busy_changed(self, _busy: bool) -> None:
         busy = self.is_busy()
+        if not busy:
+            self._announce()  # no analysis will answer any more (cancelled, superseded)
         self.busy_changed.emit(busy)
         if not busy:
             self.idle.emit()

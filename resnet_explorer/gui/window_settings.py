@@ -44,6 +44,8 @@ class WindowSettings:
         self.recent_images: list[str] = []
         self.recent_weights: list[str] = []
         self.recent_menu = QMenu(window)
+        self._recent_stale = False
+        self.recent_menu.aboutToShow.connect(self._fill_if_stale)
 
     @property
     def persist(self) -> bool:
@@ -91,10 +93,18 @@ class WindowSettings:
         items.insert(0, path)
         del items[MAX_RECENT:]
         self.set_value(f"recent_{kind}", items)
-        self.fill_recent_menu()
+        # Filled when next opened (aboutToShow): every drop calls this, and rebuilding the menu's actions
+        # then was part of the drop's latency.
+        self._recent_stale = True
+        self.recent_menu.setEnabled(bool(self.recent_images))
+
+    def _fill_if_stale(self) -> None:
+        if self._recent_stale:
+            self.fill_recent_menu()
 
     def fill_recent_menu(self) -> None:
         """One entry per recent image, which opens it again."""
+        self._recent_stale = False
         self.recent_menu.clear()
         for path in self.recent_images:
             self.recent_menu.addAction(Path(path).name, partial(self._open_paths, [path]))

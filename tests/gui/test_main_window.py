@@ -10,7 +10,7 @@ import warnings
 import numpy as np
 import pyqtgraph as pg
 import pytest
-from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QTimer, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage
 from PySide6.QtWidgets import QApplication
 
@@ -623,3 +623,71 @@ def test_residuals_says_when_the_compared_bundled_models_were_trained_differentl
                 assert "학습 이미지 60,000 대 5,000" in view.key.toolTip()
             finally:
                 i18n.set_language("en")
+
+
+def _record_announcements(window) -> list[str]:
+    """Each view signal as it fires, and "loop" whenever the event loop ran between two of them."""
+    seen: list[str] = []
+
+    def note(name: str) -> None:
+        seen.append(name)
+        # Runs only if the event loop gets control again before the next signal: a repaint could then
+        # show the in-between state (the new image beside an empty prediction).
+        QTimer.singleShot(0, lambda: seen.append("loop") if seen[-1] != "loop" else None)
+
+    e = window.explorer
+    e.images_changed.connect(lambda: note("images"))
+    e.image_selected.connect(lambda _image: note("selected"))
+    e.analysis_ready.connect(lambda _result: note("analysis"))
+    return seen
+
+
+def test_a_quick_analysis_is_shown_with_its_image_in_one_step(qtbot, window, images, monkeypatch):
+    window.explorer._announce_timer.setInterval(60_000)  # however loaded the machine, the result comes first
+    seen = _record_announcements(window)
+    drop(window, images["shoe"])
+    wait_for_top5(qtbot, window)
+    qtbot.waitUntil(lambda: seen[-1:] == ["loop"], timeout=WAIT)
+    assert seen == ["images", "selected", "analysis", "loop"]
+    assert window.explorer.current.label == "shoe.png"
+    assert window.strip.count() == 1 and window.predict.network_input.has_image()
+    recent = window.prefs.recent_menu
+    recent.aboutToShow.emit()  # filled when opened, not on every drop
+    assert [a.text() for a in recent.actions()] == ["shoe.png"] and recent.isEnabled()
+
+
+def test_a_slow_analysis_shows_the_image_first(qtbot, window, images, monkeypatch):
+    started, release = threading.Event(), threading.Event()
+    real = jobs.analyze_job
+
+    def slow_analysis(*args, **kwargs):
+        started.set()
+        release.wait(10.0)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(jobs, "analyze_job", slow_analysis)
+    window.explorer._announce_timer.setInterval(10)
+    seen = _record_announcements(window)
+    window.open_paths([images["shoe"]])
+    qtbot.waitUntil(lambda: "selected" in seen and started.is_set(), timeout=WAIT)
+    assert "analysis" not in seen  # shown while its analysis still runs
+    assert window.predict.original.has_image() and window.predict.bars.rows() == []
+    release.set()
+    wait_for_top5(qtbot, window)
+    assert seen.count("selected") == 1 and seen.index("analysis") > seen.index("selected")
+
+
+def test_an_image_whose_analysis_fails_is_shown_with_the_reason(qtbot, window, images, monkeypatch):
+    def failing_analysis(*_args, **_kwargs):
+        raise RuntimeError("the analysis broke")
+
+    monkeypatch.setattr(jobs, "analyze_job", failing_analysis)
+    window.explorer._announce_timer.setInterval(60_000)  # announced by the failure, not by the timer
+    seen = _record_announcements(window)
+    messages: list[str] = []
+    window.explorer.message.connect(lambda _level, text: messages.append(text))
+    window.open_paths([images["shoe"]])
+    qtbot.waitUntil(lambda: bool(messages), timeout=WAIT)
+    assert seen[:2] == ["images", "selected"] and "analysis" not in seen
+    assert window.explorer.current.label == "shoe.png" and window.predict.original.has_image()
+    assert "the analysis broke" in messages[0]
