@@ -65,13 +65,21 @@ def reference_caption(run: str, recorded: Budget, live: Budget, findings: list[F
     What it claims comes from the data: which deeper net trains worse or better is read from the
     recorded run's final training errors, and a smaller live budget is said to perhaps show less.
     """
-    parts = [tr("Faint: the recorded run “{name}”, {recorded}, stretched onto this run's {live}.")
-             .format(name=run, recorded=recorded.describe(), live=live.describe())]
+    # How the recorded epochs are stretched is in the tooltip (stretch_note): with it the line took four
+    # lines at 1024x768 and squeezed the plots.
+    first = tr("Faint: the recorded run “{name}”, {recorded}.")
+    parts = [first.format(name=run, recorded=recorded.describe())]
     if findings:
         template = (tr("There, {findings}; this smaller run may show less.") if live.work() < recorded.work()
                     else tr("There, {findings}."))
         parts.append(template.format(findings="; ".join(f.describe() for f in findings)))
     return " ".join(parts)
+
+
+def stretch_note(recorded: Budget, live: Budget) -> str:
+    """How the recorded curves are drawn against this run's epochs (the caption's tooltip)."""
+    return tr("The recorded run's {recorded} are stretched onto this run's {live}: both end at the right "
+              "edge.").format(recorded=recorded.describe(), live=live.describe())
 
 
 # Recorded runs drawn faintly behind a live one, first found wins: the same-budget family when shipped.
@@ -90,6 +98,10 @@ class Reference:
     def caption(self) -> str:
         """The caption in the current language."""
         return reference_caption(self.run, self.recorded, self.live, self.findings)
+
+    def tooltip(self) -> str:
+        """How the faint curves are stretched, in the current language."""
+        return stretch_note(self.recorded, self.live)
 
 
 def recorded_reference(root: Path | None, dataset: str) -> tuple[RecordedRun, Budget] | None:
@@ -174,5 +186,6 @@ class ReferenceCaption(QWidget):
     def refresh(self) -> None:
         """The caption in the current language, shown when there is something to say."""
         self.label.setText(self.reference.caption() if self.reference is not None else "")
+        self.label.setToolTip(self.reference.tooltip() if self.reference is not None else "")
         self.label.setVisible(self.check.isChecked())
         self.setVisible(self.reference is not None)
