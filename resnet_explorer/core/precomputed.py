@@ -1,0 +1,198 @@
+"""Studies computed once for the bundled models and shipped beside them: the window opens them at once.
+
+``assets/studies/<model id>.<kind>.json`` holds one lesion study (``kind`` "lesion") or one loss landscape
+("landscape-<dims>d-<grid>"), with the command that made it and the SHA-256 of the model file it was
+computed from. A result whose model file has changed since (the bundled models are retrained) is stale:
+:func:`read_study` refuses it rather than show the old network's numbers under the new one's name.
+``scripts/precompute_studies.py`` writes them.
+
+The files are read like any input: size-capped, every field type-checked (:func:`lesion_from_dict`,
+:func:`landscape_from_dict`), one line naming the problem.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import UserInputError
+from .files import read_file_bytes, read_file_text
+from .landscape import Landscape
+from .lesion import BlockLesion, DeletionPoint, LesionStudy
+from .studies import Measurement
+
+FORMAT = 1
+MAX_STUDY_BYTES = 8 * 1024 * 1024  # a 41x41 landscape is ~100 kB as JSON
+MAX_MODEL_BYTES = 512 * 1024 * 1024  # hashed to tell a stale result from a current one
+
+
+def studies_dir() -> Path | None:
+    """``assets/studies``, or None when this installation has no assets."""
+    from resnet_explorer.resources import asset
+
+    try:
+        return asset("studies")
+    except FileNotFoundError:
+        return None
+
+
+def landscape_kind(dims: int, grid: int) -> str:
+    """The file kind of a landscape with these settings: ``landscape-2d-11``."""
+    return f"landscape-{dims}d-{grid}"
+
+
+def study_path(model_id: str, kind: str, root: Path | None = None) -> Path | None:
+    """Where the study ``kind`` of the bundled model ``model_id`` is shipped (None: no assets)."""
+    root = root if root is not None else studies_dir()
+    return None if root is None else root / f"{model_id}.{kind}.json"
+
+
+def file_sha256(path: str | Path) -> str:
+    """The SHA-256 of a model file, as hex."""
+    return hashlib.sha256(read_file_bytes(path, MAX_MODEL_BYTES, noun="a model file")).hexdigest()
+
+
+def write_study(path: Path, kind: str, model_id: str, model_file: str | Path, result: Any,
+                command: str, hardware: str) -> Path:
+    """Save ``result`` (a LesionStudy or Landscape) for ``model_id``, tied to ``model_file``'s bytes."""
+    from .checkpoint import atomic_write_json
+
+    doc = {"format": FORMAT, "kind": kind, "model": model_id, "weights_sha256": file_sha256(model_file),
+           "command": command, "hardware": hardware, "result": result.to_dict()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return atomic_write_json(path, doc)
+
+
+def read_study(path: Path, kind: str, model_id: str, model_file: str | Path) -> tuple[Any, dict[str, Any]]:
+    """The study saved at ``path`` and its header (command, hardware), checked against ``model_file``.
+
+    Raises :class:`UserInputError` (one line) when the file is broken, is for another model or kind, or
+    was computed from other weights than ``model_file`` holds now.
+    """
+    label = str(path)
+    try:
+        doc = json.loads(read_file_text(path, MAX_STUDY_BYTES, label=label, noun="a study file"))
+    except ValueError as exc:
+        raise UserInputError(f"{label} is not valid JSON ({exc})") from None
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise UserInputError(f"{label} is not a study file of format {FORMAT}")
+    if doc.get("kind") != kind or doc.get("model") != model_id:
+        raise UserInputError(f"{label} holds {doc.get('kind')!s} of {doc.get('model')!s}, "
+                             f"not {kind} of {model_id}")
+    if doc.get("weights_sha256") != file_sha256(model_file):
+        raise UserInputError(f"{label} was computed from other weights than {Path(model_file).name} "
+                             "holds now")
+    body = _field(doc, "result", dict, label)
+    result = lesion_from_dict(body, label) if kind == "lesion" else landscape_from_dict(body, label)
+    header = {k: str(doc.get(k, "")) for k in ("command", "hardware")}
+    return result, header
+
+
+# ----- parsing, every field checked --------------------------------------------------------------------
+def _field(d: dict[str, Any], key: str, kind: type | tuple[type, ...], label: str) -> Any:
+    value = d.get(key)
+    if isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,)):
+        value = None  # JSON true is not a number here
+    if not isinstance(value, kind):
+        raise UserInputError(f"{label}: '{key}' is missing or has the wrong type")
+    return value
+
+
+def _fraction(d: dict[str, Any], key: str, label: str, *, optional: bool = False) -> float | None:
+    value = d.get(key)
+    if value is None and optional:
+        return None
+    number = float(_field(d, key, (int, float), label))
+    if not (math.isfinite(number) and 0.0 <= number <= 1.0):
+        raise UserInputError(f"{label}: '{key}' must be a fraction between 0 and 1")
+    return number
+
+
+def _loss(d: dict[str, Any], key: str, label: str, *, optional: bool = False) -> float | None:
+    value = d.get(key)
+    if value is None and optional:
+        return None
+    return float(_field(d, key, (int, float), label))
+
+
+def lesion_from_dict(d: dict[str, Any], label: str = "lesion study") -> LesionStudy:
+    """A :class:`LesionStudy` from its ``to_dict()``, every field checked."""
+    blocks = []
+    for b in _field(d, "blocks", list, label):
+        b = b if isinstance(b, dict) else {}
+        blocks.append(BlockLesion(
+            str(_field(b, "name", str, label)), bool(_field(b, "downsampling", bool, label)),
+            bool(_field(b, "deletable", bool, label)), _fraction(b, "error", label, optional=True),
+            _loss(b, "loss", label, optional=True)))
+    deletions = []
+    for p in _field(d, "deletions", list, label):
+        p = p if isinstance(p, dict) else {}
+        errors = _field(p, "errors", list, label)
+        if not errors:
+            raise UserInputError(f"{label}: a deletion point has no errors")
+        deletions.append(DeletionPoint(int(_field(p, "k", int, label)),
+                                       tuple(_fraction({"e": e}, "e", label) or 0.0 for e in errors)))
+    notes = [str(n) for n in _field(d, "notes", list, label)]
+    base = Measurement(float(_loss(d, "loss", label) or 0.0), float(_fraction(d, "error", label) or 0.0))
+    return LesionStudy(str(_field(d, "model", str, label)), str(_field(d, "arch", str, label)),
+                       bool(_field(d, "residual", bool, label)), str(_field(d, "dataset", str, label)),
+                       str(_field(d, "split", str, label)), _positive(d, "n", label),
+                       _positive(d, "num_classes", label), base, blocks, deletions,
+                       _positive(d, "draws", label), int(_field(d, "seed", int, label)), notes)
+
+
+def landscape_from_dict(d: dict[str, Any], label: str = "landscape") -> Landscape:
+    """A :class:`Landscape` from its ``to_dict()``, shapes and values checked (None: a diverged loss)."""
+    dims, grid = _positive(d, "dims", label), _positive(d, "grid", label)
+    if dims not in (1, 2) or grid > 1001:
+        raise UserInputError(f"{label}: dims must be 1 or 2 and grid at most 1001")
+    shape = (grid,) * dims
+    coords = _array(d, "coords", (grid,), label)
+    loss, error = _array(d, "loss", shape, label), _array(d, "error", shape, label)
+    if np.any(np.isfinite(error) & ((error < 0) | (error > 1))):
+        raise UserInputError(f"{label}: 'error' must hold fractions between 0 and 1")
+    return Landscape(str(_field(d, "model", str, label)), str(_field(d, "arch", str, label)),
+                     str(_field(d, "dataset", str, label)), str(_field(d, "split", str, label)),
+                     _positive(d, "n", label), dims, grid, float(_field(d, "span", (int, float), label)),
+                     int(_field(d, "seed", int, label)), coords, loss, error)
+
+
+def _positive(d: dict[str, Any], key: str, label: str) -> int:
+    value = int(_field(d, key, int, label))
+    if value < 1:
+        raise UserInputError(f"{label}: '{key}' must be at least 1")
+    return value
+
+
+def _array(d: dict[str, Any], key: str, shape: tuple[int, ...], label: str) -> np.ndarray:
+    """Nested lists of numbers (None for NaN) of exactly ``shape`` as float64."""
+    try:
+        values = np.array(_field(d, key, list, label), dtype=np.float64)  # None -> nan
+    except (TypeError, ValueError):
+        raise UserInputError(f"{label}: '{key}' must hold numbers") from None
+    if values.shape != shape:
+        raise UserInputError(f"{label}: '{key}' has shape {values.shape}, expected {shape}")
+    return values
+
+
+def shipped_study(model_id: str, kind: str, root: Path | None = None) -> tuple[Any, dict[str, Any]] | None:
+    """The shipped study ``kind`` of the bundled model ``model_id`` and its header; None when none ships.
+
+    Raises :class:`UserInputError` when one ships but cannot be used (broken, or stale: computed from
+    other weights than the bundled file holds now).
+    """
+    from .zoo import bundled_dir
+
+    models = bundled_dir()
+    path = study_path(model_id, kind, root)
+    if models is None or path is None or "/" in model_id or not path.is_file():
+        return None
+    weights = models / f"{model_id}.safetensors"
+    if not weights.is_file():
+        return None
+    return read_study(path, kind, model_id, weights)

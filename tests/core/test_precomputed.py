@@ -1,0 +1,125 @@
+"""Studies shipped for the bundled models: saved and read back exactly, never used for other weights."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from resnet_explorer.core.errors import UserInputError
+from resnet_explorer.core.landscape import loss_landscape
+from resnet_explorer.core.lesion import lesion_study
+from resnet_explorer.core.precomputed import (
+    landscape_kind,
+    read_study,
+    shipped_study,
+    study_path,
+    write_study,
+)
+from tests.study_helpers import one_thread, tiny_eval_set
+
+
+@pytest.fixture(scope="module")
+def studies() -> dict[str, object]:
+    """A lesion study of a tiny plain net (some blocks not deletable) and a 2-D landscape of a ResNet."""
+    with one_thread():
+        plain = lesion_study(tiny_eval_set("plain20"), draws=2)
+        landscape = loss_landscape(tiny_eval_set("resnet20"), dims=2, grid=3, span=0.5)
+    landscape.loss[0, 0] = np.nan  # a diverged point far from the weights is saved as null
+    return {"lesion": plain, landscape_kind(2, 3): landscape}
+
+
+@pytest.fixture
+def weights(tmp_path: Path) -> Path:
+    path = tmp_path / "models" / "plain20-fashion-mnist.safetensors"
+    path.parent.mkdir()
+    path.write_bytes(b"the bytes of a model file")
+    return path
+
+
+@pytest.mark.parametrize("kind", ["lesion", "landscape-2d-3"])
+def test_a_saved_study_reads_back_exactly_with_its_command(studies, weights, tmp_path, kind):
+    result = studies[kind]
+    path = study_path("plain20-fashion-mnist", kind, tmp_path / "studies")
+    command = "resnet-explorer lesion-study ..."
+    write_study(path, kind, "plain20-fashion-mnist", weights, result, command, "cpu")
+    back, header = read_study(path, kind, "plain20-fashion-mnist", weights)
+    assert type(back) is type(result)
+    assert json.dumps(back.to_dict(), sort_keys=True) == json.dumps(result.to_dict(), sort_keys=True)
+    assert header == {"command": command, "hardware": "cpu"}
+    if kind == "lesion":
+        assert not all(b.deletable for b in back.blocks) and back.chance_error == result.chance_error
+    else:
+        assert np.isnan(back.loss[0, 0]) and back.centre() == result.centre()
+
+
+def test_a_study_of_other_weights_or_another_model_is_refused(studies, weights, tmp_path):
+    path = study_path("plain20-fashion-mnist", "lesion", tmp_path)
+    write_study(path, "lesion", "plain20-fashion-mnist", weights, studies["lesion"], "cmd", "cpu")
+    with pytest.raises(UserInputError, match="not landscape-2d-3 of plain20"):
+        read_study(path, "landscape-2d-3", "plain20-fashion-mnist", weights)
+    with pytest.raises(UserInputError, match="not lesion of resnet20-fashion-mnist"):
+        read_study(path, "lesion", "resnet20-fashion-mnist", weights)
+    weights.write_bytes(b"retrained")  # the bundled model changed: its old study says nothing of it
+    with pytest.raises(UserInputError, match="other weights than plain20-fashion-mnist.safetensors"):
+        read_study(path, "lesion", "plain20-fashion-mnist", weights)
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda d: "not json {", "not valid JSON"),
+    (lambda d: [d], "not a study file"),
+    (lambda d: {**d, "format": 2}, "not a study file"),
+    (lambda d: {**d, "result": {**d["result"], "n": "many"}}, "'n' is missing or has the wrong type"),
+    (lambda d: {**d, "result": {**d["result"], "error": 7.5}}, "'error' must be a fraction"),
+    (lambda d: {**d, "result": {**d["result"], "draws": True}}, "'draws' is missing or has the wrong type"),
+    (lambda d: {**d, "result": {**d["result"], "blocks": [{"name": 3}]}}, "'name' is missing"),
+    (lambda d: {**d, "result": {**d["result"], "deletions": [{"k": 1, "errors": []}]}}, "has no errors"),
+])
+def test_a_damaged_lesion_file_is_one_line(studies, weights, tmp_path, damage, message):
+    path = study_path("plain20-fashion-mnist", "lesion", tmp_path)
+    write_study(path, "lesion", "plain20-fashion-mnist", weights, studies["lesion"], "cmd", "cpu")
+    doc = damage(json.loads(path.read_text()))
+    path.write_text(doc if isinstance(doc, str) else json.dumps(doc))
+    with pytest.raises(UserInputError, match=message) as caught:
+        read_study(path, "lesion", "plain20-fashion-mnist", weights)
+    assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda r: {**r, "loss": r["loss"][:2]}, "'loss' has shape"),
+    (lambda r: {**r, "coords": [0.0]}, "'coords' has shape"),
+    (lambda r: {**r, "error": [["x"] * 3] * 3}, "'error' must hold numbers"),
+    (lambda r: {**r, "error": [[2.0] * 3] * 3}, "fractions between 0 and 1"),
+    (lambda r: {**r, "dims": 3}, "dims must be 1 or 2"),
+])
+def test_a_damaged_landscape_file_is_one_line(studies, weights, tmp_path, damage, message):
+    kind = landscape_kind(2, 3)
+    path = study_path("plain20-fashion-mnist", kind, tmp_path)
+    write_study(path, kind, "plain20-fashion-mnist", weights, studies[kind], "cmd", "cpu")
+    doc = json.loads(path.read_text())
+    path.write_text(json.dumps({**doc, "result": damage(doc["result"])}))
+    with pytest.raises(UserInputError, match=message):
+        read_study(path, kind, "plain20-fashion-mnist", weights)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+def test_a_pipe_named_like_a_study_is_refused_at_once(weights, tmp_path):
+    path = study_path("plain20-fashion-mnist", "lesion", tmp_path)
+    os.mkfifo(path)
+    with pytest.raises(UserInputError, match="not a regular file \\(a named pipe\\)"):
+        read_study(path, "lesion", "plain20-fashion-mnist", weights)
+
+
+def test_shipped_study_finds_the_bundled_models_file_or_nothing(studies, weights, tmp_path, monkeypatch):
+    monkeypatch.setattr("resnet_explorer.core.zoo.bundled_dir", lambda: weights.parent)
+    root = tmp_path / "studies"
+    assert shipped_study("plain20-fashion-mnist", "lesion", root) is None  # nothing ships
+    path = study_path("plain20-fashion-mnist", "lesion", root)
+    write_study(path, "lesion", "plain20-fashion-mnist", weights, studies["lesion"], "cmd", "cpu")
+    found = shipped_study("plain20-fashion-mnist", "lesion", root)
+    assert found is not None and found[0].model_id == studies["lesion"].model_id
+    assert shipped_study("resnet20-fashion-mnist", "lesion", root) is None  # no such model file
+    assert shipped_study("../plain20-fashion-mnist", "lesion", root) is None  # never a path
