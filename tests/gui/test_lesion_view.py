@@ -201,3 +201,31 @@ def test_the_drawn_study_renders_at_1024x768(qtbot, window, tmp_path, language):
         assert len(_bar_heights(view)) == len(NAMES)
     finally:
         i18n.set_language("en")
+
+
+def test_a_study_shipped_for_a_bundled_model_shows_without_compute(qtbot, window, monkeypatch):
+    mid = window.explorer.info.model_id
+    shipped = fake_study(mid)
+    command = "resnet-explorer lesion-study --subset 1000 --draws 5"
+    monkeypatch.setattr("resnet_explorer.core.precomputed.shipped_study",
+                        lambda model_id, kind: (shipped, {"command": command}) if model_id == mid else None)
+    view = _view(window)
+    with qtbot.waitSignal(window.explorer.model_loaded, timeout=WAIT):
+        window.explorer.load_model(mid)  # the tab reads what ships for a model when it is loaded
+    qtbot.waitUntil(lambda: view.study() is shipped, timeout=WAIT)
+    assert view.chart.bars and "Precomputed" in view.status.text() and command in view.status.text()
+    assert view.compute.text() == "Compute again"
+
+
+def test_a_stale_shipped_study_is_not_shown_and_the_status_says_why(qtbot, window, monkeypatch):
+    def stale(_model_id, _kind):
+        raise UserInputError("x.lesion.json was computed from other weights than x.safetensors holds now")
+
+    monkeypatch.setattr("resnet_explorer.core.precomputed.shipped_study", stale)
+    monkeypatch.setattr(view_mod, "dataset_missing", lambda _name: None)  # its warning would come first
+    view = _view(window)
+    with qtbot.waitSignal(window.explorer.model_loaded, timeout=WAIT):
+        window.explorer.load_model(window.explorer.info.model_id)
+    qtbot.waitUntil(lambda: "was not used" in view.status.text(), timeout=WAIT)
+    assert view.study() is None and "other weights" in view.status.text()
+    assert view.compute.text() == "Compute"

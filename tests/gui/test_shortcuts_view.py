@@ -155,7 +155,7 @@ def test_landscape_image_equals_the_grid(qtbot, make_view, monkeypatch, explorer
     view = make_view()
     view.sections.setCurrentIndex(1)
     section = view.landscape
-    assert "not bundled yet" in section.notice.text()
+    assert "No surface ships with the app" in section.notice.text()
     assert "121 points over 256 test images" in section.bar.estimate.text()  # the quick default
     section.grid.setValue(5)
     _compute_landscape(qtbot, view)
@@ -305,3 +305,30 @@ def test_hover_reads_values_out(qtbot, make_view, monkeypatch):
     text = plots.readout.text()
     landscape = section.shown()[0][0]
     assert "a = 0.50, b = -1.00" in text and f"loss {landscape.loss[3, 0]:.3g}" in text
+
+
+def test_a_surface_shipped_for_a_bundled_model_shows_at_once(qtbot, make_view, monkeypatch, explorer):
+    import dataclasses
+
+    calls = []
+    monkeypatch.setattr(land_mod, "landscape_job", _landscape_job(calls))
+    mid = explorer.info.model_id
+    shipped = dataclasses.replace(fake_landscape(mid, grid=11), n=256)  # the window's default settings
+    command = "resnet-explorer landscape --dims 2 --grid 11 --subset 256"
+    asked = []
+
+    def shipped_study(model_id, kind):
+        asked.append((model_id, kind))
+        return (shipped, {"command": command}) if model_id == mid and kind == "landscape-2d-11" else None
+
+    monkeypatch.setattr("resnet_explorer.core.precomputed.shipped_study", shipped_study)
+    view = make_view()
+    section = view.landscape
+    qtbot.waitUntil(lambda: bool(section.chart.images), timeout=WAIT)
+    assert calls == [] and section.shown()[0][0] is shipped  # nothing computed
+    assert "Shipped with the app" in section.notice.text() and command in section.notice.text()
+    assert not section.bar.compute.isEnabled() and "Computed" in section.bar.estimate.text()
+    section.grid.setValue(5)  # settings nothing ships for: computed here, and the notice says so
+    qtbot.waitUntil(lambda: (mid, "landscape-2d-5") in asked, timeout=WAIT)
+    assert not section.chart.images and section.bar.compute.isEnabled()
+    assert "No surface ships with the app" in section.notice.text()

@@ -67,8 +67,7 @@ class LesionStudyPlots(QWidget):
         self._style_plots(study)
         if study is None:
             self._empty_axes(info)
-            self.key.setText(tr("Press Compute to measure the loaded model: precomputed results for the "
-                                "bundled models are not available yet."))
+            self.key.setText(tr("Press Compute to measure the loaded model."))
             return
         self._draw_bars(study)
         self._draw_k(study)

@@ -100,6 +100,7 @@ class LesionStudyView(CachedStudyView):
     """The Lesion study tab."""
 
     KIND = KIND
+    SHIPPED_KIND = "lesion"  # scripts/precompute_studies.py
 
     study_ready = Signal(object)  # LesionStudy, after it was cached and drawn
     study_failed = Signal(str)  # the one-line error
@@ -113,6 +114,7 @@ class LesionStudyView(CachedStudyView):
         explorer.summary_ready.connect(lambda _s: self._update_controls())
         notifier().language_changed.connect(self.retranslate)
         self.retranslate()
+        self._look_for_shipped()  # a model may be loaded already
 
     # ----- layout -------------------------------------------------------------------------------------
     def _build(self) -> None:

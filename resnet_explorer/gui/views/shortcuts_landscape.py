@@ -1,9 +1,10 @@
 """Section (b) of the "Why shortcuts work" tab: loss landscapes (Li et al. 2018), plain beside residual.
 
-Precomputed surfaces for the bundled models are not shipped yet, so the section computes one for the
-loaded model and, optionally, a second model picked from the model list (both on the loaded model's test
-set, same images, same seeded directions), with a small, quick default: a 2-D map of 11 x 11 points over
-256 test images. ``core.landscape.loss_landscape`` runs in this section's own worker thread (kind
+The loaded model's surface and, optionally, a second model's picked from the model list (both on the
+loaded model's test set, same images, same seeded directions), with a small, quick default: a 2-D map of
+11 x 11 points over 256 test images. Surfaces shipped for the bundled models at those settings
+(``core.precomputed``, written by scripts/precompute_studies.py) are shown at once; the rest is computed.
+``core.landscape.loss_landscape`` runs in this section's own worker thread (kind
 ``"landscape"``) on fresh copies loaded from the models' ids, never on the model the other tabs analyse;
 progress and Cancel go through the job. Results are cached per model and settings, so only what is
 missing is computed.
@@ -25,7 +26,7 @@ from ..workers import JobRunner
 from .lesion_study import dataset_missing
 from .shortcuts_common import StudyBar
 from .shortcuts_landscape_plot import LandscapePlots
-from .study_view import ERROR_COLOUR, WARNING_COLOUR, format_duration, one_line
+from .study_view import ERROR_COLOUR, WARNING_COLOUR, format_duration, one_line, shipped_job
 
 KIND = "landscape"
 DEFAULT_DIMS, DEFAULT_GRID, DEFAULT_SUBSET = 2, 11, 256
@@ -91,6 +92,8 @@ class LandscapeSection(QWidget):
         super().__init__(parent)
         self.explorer = explorer
         self.cache: dict[LandKey, Any] = {}  # -> Landscape
+        self._shipped: dict[LandKey, str] = {}  # cached surfaces that shipped with the app -> their command
+        self._shipped_tried: set[tuple[str, str]] = set()  # (model id, kind) looked for already
         self.error = ""
         self._cancelled = False
         self._job: dict[str, Any] = {}  # what the running job computes: keys, MACs, device
@@ -100,6 +103,7 @@ class LandscapeSection(QWidget):
         explorer.models_listed.connect(self._fill_second)
         explorer.model_loaded.connect(lambda _info: self._settings_changed())
         explorer.summary_ready.connect(lambda _s: self._update_controls())
+        self._look_for_shipped()  # a model may be loaded already
 
     def _build(self) -> None:
         self.explain = QLabel()
@@ -183,6 +187,33 @@ class LandscapeSection(QWidget):
         self.error, self._cancelled = "", False
         self._update_controls()
         self._redraw()
+        self._look_for_shipped()
+
+    def _look_for_shipped(self) -> None:
+        """Read the surfaces shipped for the chosen bundled models at these settings (in the background)."""
+        s = self.settings()
+        from resnet_explorer.core.precomputed import landscape_kind
+
+        kind = landscape_kind(s["dims"], s["grid"])
+        for model_id in self.missing():
+            if (model_id, kind) not in self._shipped_tried:
+                self._shipped_tried.add((model_id, kind))
+                self.runner.submit(f"shipped-{model_id}", shipped_job, model_id, kind,
+                                   on_result=self._on_shipped,
+                                   on_error=lambda _line: None)  # a stale file: computed here instead
+
+    def _on_shipped(self, found: tuple[str, Any, dict[str, str]] | None) -> None:
+        """Cache a shipped surface under its own settings: shown whenever the pickers match them."""
+        info = self.explorer.info
+        if found is None or info is None:
+            return
+        model_id, land, header = found
+        key = (model_id, info.dataset, land.dims, land.grid, float(land.span), land.n, land.seed, info.device)
+        if key not in self.cache:
+            self.cache[key] = land
+            self._shipped[key] = header.get("command", "")
+            self._update_controls()
+            self._redraw()
 
     def _fill_second(self, entries: list[Any]) -> None:
         current = self.second.currentData()
@@ -225,7 +256,9 @@ class LandscapeSection(QWidget):
     def _on_result(self, results: list[tuple[str, Any]]) -> None:
         keys = self._job.get("keys", {})
         for model_id, landscape in results:
-            self.cache[keys.get(model_id, self.key(model_id))] = landscape
+            key = keys.get(model_id, self.key(model_id))
+            self.cache[key] = landscape
+            self._shipped.pop(key, None)
         elapsed = self.bar.elapsed() - LOAD_SECONDS * len(results)
         if self._job.get("macs") and elapsed > 2.0:  # this device's speed, for the next estimate
             _measured_rate[_device_kind(self._job["device"])] = (self._job["macs"] * self._job["n"]
@@ -307,6 +340,7 @@ class LandscapeSection(QWidget):
             if seconds is not None:
                 text += ": " + tr("about {time}").format(time=format_duration(seconds))
         self.bar.estimate.setText(text)
+        self._show_notice()
         if self.error:
             self.bar.set_status(self.error, ERROR_COLOUR)
         elif no_data and not self.shown():
@@ -315,6 +349,17 @@ class LandscapeSection(QWidget):
             self.bar.set_status(tr("Cancelled."))
         else:
             self.bar.set_status("")
+
+    def _show_notice(self) -> None:
+        """Whether what is shown shipped with the app (and how it was made), or that it is computed here."""
+        shipped = [self._shipped[self.key(m)] for m in self.model_ids() if self.key(m) in self._shipped]
+        if shipped:
+            text = tr("Shipped with the app, computed when it was built ({command}); other models and "
+                      "settings are computed here.")
+            self.notice.setText(text.format(command=shipped[0]))
+        else:
+            self.notice.setText(tr("No surface ships with the app for these models and settings, so this "
+                                   "computes them here: keep the grid small."))
 
     def _redraw(self) -> None:
         if self.is_running():
@@ -330,9 +375,6 @@ class LandscapeSection(QWidget):
             "network's own (Li et al. 2018). Shortcuts make a deep net's surface smooth and nearly convex "
             "around its minimum; a deep plain net's is rugged and chaotic, which is why it is hard to "
             "train."))
-        self.notice.setText(tr(
-            "Precomputed surfaces for the bundled models are not bundled yet (the models trained on the same "
-            "budget are still training), so this computes them here: keep the grid small."))
         self.second_label.setText(tr("Beside:"))
         self.second.setToolTip(tr("A second model, measured on the loaded model's test images with the same "
                                   "directions (e.g. plain56 beside resnet56)."))

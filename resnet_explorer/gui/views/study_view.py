@@ -33,6 +33,15 @@ def format_duration(seconds: float) -> str:
     return tr("{n} min").format(n=round(seconds / 60))
 
 
+def shipped_job(model_id: str, kind: str) -> tuple[str, Any, dict[str, str]] | None:
+    """(model id, result, header) of the study ``kind`` shipped for the bundled model ``model_id``, or
+    None when none ships (worker side: it reads a file and hashes the model's)."""
+    from resnet_explorer.core.precomputed import shipped_study
+
+    found = shipped_study(model_id, kind)
+    return None if found is None else (model_id, found[0], found[1])
+
+
 def one_line(message: object, fallback: str) -> str:
     """A worker's error as one line (whitespace folded), ``fallback`` when it said nothing."""
     return " ".join(str(message).split()) or fallback
@@ -48,6 +57,7 @@ class CachedStudyView(DrawnWhenShown, QWidget):
 
     KIND = ""
     CACHE_MODELS: int | None = None
+    SHIPPED_KIND: str | None = None  # the precomputed study shipped for bundled models, if any
 
     def __init__(self, explorer: Explorer, thread_name: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -56,6 +66,7 @@ class CachedStudyView(DrawnWhenShown, QWidget):
         self.cache: OrderedDict[str, Any] = OrderedDict()  # model id -> result, newest last
         self.error = ""  # the last failure, one line
         self._status = ""  # what the status line says besides a failure ("cancelled")
+        self._shipped: dict[str, str] = {}  # model id -> the note on its cached result, shipped with the app
         self._job_model: str | None = None
         self._started = 0.0
         self.runner = JobRunner(thread_name, self)
@@ -112,9 +123,34 @@ class CachedStudyView(DrawnWhenShown, QWidget):
         return self.runner.is_busy(self.KIND)
 
     def _model_changed(self, _info: ModelInfo | None) -> None:
-        self.error = self._status = ""
+        self.error, self._status = "", self._shipped.get(self.model_id() or "", "")
         self._update_controls()
         self._redraw()
+        self._look_for_shipped()
+
+    def _look_for_shipped(self) -> None:
+        """Read the study shipped for the loaded (bundled) model in the background, unless one is cached."""
+        mid = self.model_id()
+        if self.SHIPPED_KIND and mid and mid not in self.cache:
+            self.runner.submit("shipped", shipped_job, mid, self.SHIPPED_KIND, on_result=self._on_shipped,
+                               on_error=self._shipped_unusable)
+
+    def _on_shipped(self, found: tuple[str, Any, dict[str, str]] | None) -> None:
+        if found is None or found[0] in self.cache:
+            return  # none ships, or one was computed meanwhile
+        model_id, result, header = found
+        self.cache[model_id] = result
+        note = tr("Precomputed for this bundled model when the app was built ({command}).")
+        self._shipped[model_id] = note.format(command=header.get("command", ""))
+        if model_id == self.model_id():
+            self._status = self._shipped[model_id]
+            self._update_controls()
+            self._redraw()
+
+    def _shipped_unusable(self, message: str) -> None:
+        self._status = tr("The precomputed result shipped with the app was not used: {reason}").format(
+            reason=one_line(message, "?"))
+        self._update_controls()
 
     # ----- computing ----------------------------------------------------------------------------------
     def start(self) -> None:
@@ -143,6 +179,7 @@ class CachedStudyView(DrawnWhenShown, QWidget):
         """Cache ``result`` under the model it was computed for (the oldest dropped past the limit)."""
         model = self._job_model or result.model_id
         self.cache[model] = result
+        self._shipped.pop(model, None)  # computed here: no longer the shipped result
         self.cache.move_to_end(model)
         while self.CACHE_MODELS is not None and len(self.cache) > self.CACHE_MODELS:
             self.cache.popitem(last=False)
