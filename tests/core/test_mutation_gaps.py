@@ -209,3 +209,50 @@ def test_a_diverged_run_names_a_global_step_that_matches_its_epoch_and_step():
     epoch, step, global_step = (int(found.group(i)) for i in (1, 2, 3))
     assert global_step == (epoch - 1) * 4 + step  # steps per epoch: 4
     assert float(found.group(4)) == pytest.approx(1e12)
+
+
+# ----- core/probe.py: what a user reads when an analysis is refused, and tensors given directly ---------
+def _probe_model(arch: str = "resnet20"):
+    from resnet_explorer.core.resnet import build_model
+    from resnet_explorer.core.zoo import wrap_model
+
+    torch.manual_seed(0)
+    return wrap_model(build_model(arch), device="cpu")
+
+
+def test_a_refused_lesion_names_every_block_there_is_and_why():
+    from resnet_explorer.core.errors import UserInputError
+    from resnet_explorer.core.probe import analyze
+
+    x = torch.rand(3, 32, 32)
+    blocks = ", ".join(f"layer{s}.{i}" for s in (1, 2, 3) for i in range(3))
+    expected = re.escape(f"no block 'layer9.0' to lesion; blocks are {blocks}")
+    with pytest.raises(UserInputError, match=expected):
+        analyze(_probe_model(), x, lesion=["layer9.0"], gradcam=False)
+    with pytest.raises(UserInputError, match="has no shortcut; removing it would break the network$"):
+        analyze(_probe_model("plain20"), x, lesion=["layer3.0"], gradcam=False)
+
+
+def test_an_unknown_cam_stage_suggests_a_real_block():
+    from resnet_explorer.core.errors import UserInputError
+    from resnet_explorer.core.probe import analyze
+
+    with pytest.raises(UserInputError, match=r"choose stem, layer1, layer2, layer3 or a block such as "
+                                             r"layer1\.1$"):
+        analyze(_probe_model(), torch.rand(3, 32, 32), cam_stage="layer7")
+
+
+def test_a_preprocessed_tensor_may_carry_its_batch_of_one_and_anything_else_is_refused():
+    from resnet_explorer.core.errors import UserInputError
+    from resnet_explorer.core.probe import analyze
+
+    loaded, x = _probe_model(), torch.rand(3, 32, 32)
+    alone = analyze(loaded, x, gradcam=False, feature_maps=False)
+    batched = analyze(loaded, x[None], gradcam=False, feature_maps=False)
+    assert torch.equal(torch.as_tensor(alone.probs), torch.as_tensor(batched.probs))
+    for bad in (torch.rand(2, 3, 32, 32), torch.rand(1, 1, 32, 32), torch.rand(1, 1, 3, 32, 32)):
+        with pytest.raises(UserInputError, match=re.escape(
+                f"expected a preprocessed tensor of shape (3, H, W), got {tuple(bad.shape)}")):
+            analyze(loaded, bad, gradcam=False)
+    with pytest.raises(UserInputError, match="^ten-crop needs the image itself, not a preprocessed tensor$"):
+        analyze(loaded, x, ten_crop=True)
