@@ -5,9 +5,10 @@
 With the settings the window opens with (so its Lesion study and "Why shortcuts work" tabs show them at
 once): the lesion study on 1,000 test images with 5 draws per k (``resnet-explorer lesion-study --model
 ID --dataset fashion-mnist --subset 1000``), the landscape as an 11 x 11 map over 256 test images
-(``resnet-explorer landscape --model ID --dataset fashion-mnist --dims 2 --grid 11 --subset 256``), both
-seed 0. Each file records that command, this machine, and the SHA-256 of the model file: run this again
-whenever the bundled models change (the window ignores a result computed from other weights).
+(``resnet-explorer landscape --model ID --dataset fashion-mnist --dims 2 --grid 11 --subset 256 --split
+test``: the window measures test images), both seed 0. Each file records that command, this machine,
+and the SHA-256 of the model file: run this again whenever the bundled models change (the window
+ignores a result computed from other weights).
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ def compute(model_id: str, kind: str) -> tuple[str, object, str]:
     s = LANDSCAPE
     target = load_eval_set(model_id, DATASET, subset=s["subset"], download=False)
     command = (f"resnet-explorer landscape --model {model_id} --dataset {DATASET} --dims {s['dims']} "
-               f"--grid {s['grid']} --span {s['span']:g} --subset {s['subset']}")
+               f"--grid {s['grid']} --span {s['span']:g} --subset {s['subset']} --split test")
     result = loss_landscape(target, dims=s["dims"], grid=s["grid"], span=s["span"])
     return landscape_kind(s["dims"], s["grid"]), result, command
 

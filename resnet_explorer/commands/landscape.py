@@ -31,6 +31,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="points per direction (default 31; odd puts one on the trained weights)")
     p.add_argument("--span", type=in_range(study_limits.SPAN), default=1.0,
                    help="reach along each direction, in filter-normalised steps (default 1.0)")
+    p.add_argument("--split", choices=["train", "test"], default="train",
+                   help="whose images: the training set (default, as Li et al.) or the test set (what the "
+                        "window's landscape view measures)")
     p.add_argument("--out", metavar="FILE", help="save the result as FILE.npz or FILE.json")
 
 
@@ -39,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
 
     _check_out(args.out)
     args.subset = args.subset or DEFAULT_SUBSET
-    target = load_target(args, "train")
+    target = load_target(args, args.split)
     from resnet_explorer.core.landscape import loss_landscape
 
     result = loss_landscape(target, dims=args.dims, grid=args.grid, span=args.span, seed=args.seed,

@@ -332,3 +332,17 @@ def test_a_surface_shipped_for_a_bundled_model_shows_at_once(qtbot, make_view, m
     qtbot.waitUntil(lambda: (mid, "landscape-2d-5") in asked, timeout=WAIT)
     assert not section.chart.images and section.bar.compute.isEnabled()
     assert "No surface ships with the app" in section.notice.text()
+
+
+def test_the_command_a_shipped_surface_names_gives_what_the_window_computes(resnet20, capsys):
+    """scripts/precompute_studies.py records `landscape ... --split test`: it must equal the view's job."""
+    import json as json_mod
+
+    from resnet_explorer.cli import main
+
+    settings = {"dims": 1, "grid": 3, "span": 0.5, "subset": 16}
+    window = land_mod.landscape_job([resnet20], "synthetic", **settings)[0][1]
+    assert main(["landscape", "--model", resnet20, "--dataset", "synthetic", "--dims", "1", "--grid", "3",
+                 "--span", "0.5", "--subset", "16", "--split", "test", "--json"]) == 0
+    doc = json_mod.loads(capsys.readouterr().out)
+    assert doc["split"] == window.split == "test" and np.allclose(doc["loss"], window.loss)
