@@ -350,8 +350,10 @@ class ResNet(nn.Module):
             elif isinstance(m, nn.BatchNorm2d):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
-        if zero_init_residual:
+        if zero_init_residual and self.residual:
             # Each residual branch starts as zero, so every block starts as an identity (Goyal et al.).
+            # A plain net has no branch to start at zero: zeroing its blocks' last BN would silence the
+            # whole network (a compare run with the option trained plain nets stuck at chance).
             for b in self.blocks_list():
                 nn.init.zeros_(b.last_bn.weight)
 

@@ -136,6 +136,19 @@ def test_he_fan_out_init_and_zero_init_residual():
     assert torch.allclose(block(x), x)
 
 
+def test_zero_init_residual_leaves_a_plain_net_as_he_initialised_it():
+    """A plain net has no branch to start at zero: with the option (a compare run of plain and residual
+    nets passes it to every member) it must still train, not output a constant."""
+    torch.manual_seed(0)
+    plain = build_model("plain20", zero_init_residual=True)
+    torch.manual_seed(0)
+    reference = build_model("plain20")
+    assert all(torch.equal(a, b) for a, b in zip(plain.state_dict().values(), reference.state_dict().values(),
+                                                  strict=True))
+    out = plain.eval()(torch.randn(4, 3, 32, 32))
+    assert out.std(dim=0).abs().sum() > 0  # different images, different logits
+
+
 def test_features_head_split_reproduces_forward():
     model = build_model("resnet20").eval()
     x = torch.randn(2, 3, 32, 32)
