@@ -195,6 +195,21 @@ def test_degradation_preset_fills_the_form(qtbot):
     assert (config.subset, config.epochs, config.batch_size, config.lr) == (2000, 3, 64, pytest.approx(0.05))
 
 
+def test_zero_initialised_branches_are_a_choice_of_the_form_that_reaches_the_run(qtbot):
+    widget = TrainTab()
+    qtbot.addWidget(widget)
+    widget.configure(archs=["plain20", "resnet20"], dataset="synthetic")
+    assert form.make_config(widget.form.values()).zero_init_residual is False  # He init, as the paper
+    widget.form.zero_init.setChecked(True)
+    config = form.make_config(widget.form.values())
+    assert config.zero_init_residual is True and config.models == ["plain20", "resnet20"]
+    widget.form.set_running(True)
+    assert not widget.form.zero_init.isEnabled()  # a run's settings are locked while it trains
+    widget.form.set_running(False)
+    widget.form.configure(zero_init_residual=False)
+    assert not widget.form.zero_init.isChecked()
+
+
 @pytest.mark.dataset
 @pytest.mark.slow
 @pytest.mark.skipif(not Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz").is_file(),
