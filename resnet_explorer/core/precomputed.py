@@ -104,18 +104,15 @@ def _field(d: dict[str, Any], key: str, kind: type | tuple[type, ...], label: st
 
 
 def _fraction(d: dict[str, Any], key: str, label: str, *, optional: bool = False) -> float | None:
-    value = d.get(key)
-    if value is None and optional:
-        return None
-    number = float(_field(d, key, (int, float), label))
-    if not (math.isfinite(number) and 0.0 <= number <= 1.0):
+    number = _loss(d, key, label, optional=optional)
+    if number is not None and not (math.isfinite(number) and 0.0 <= number <= 1.0):
         raise UserInputError(f"{label}: '{key}' must be a fraction between 0 and 1")
     return number
 
 
 def _loss(d: dict[str, Any], key: str, label: str, *, optional: bool = False) -> float | None:
-    value = d.get(key)
-    if value is None and optional:
+    """A number (``None`` where ``optional`` and absent: a block that cannot be deleted has no loss)."""
+    if d.get(key) is None and optional:
         return None
     return float(_field(d, key, (int, float), label))
 
