@@ -236,7 +236,7 @@ _GRADIENT_CAMS = {"gradcam": cams.grad_cam, "gradcam++": cams.grad_cam_plus_plus
 
 def _class_map(method: str, model: ResNet, batch: torch.Tensor, logits: torch.Tensor,
                act: torch.Tensor | None, ref: int, cls: int, progress: cams.ProgressFn | None,
-               cancel: threading.Event | None, fill: torch.Tensor | float = 0.0) -> torch.Tensor:
+               cancel: threading.Event | None, fill: torch.Tensor | float) -> torch.Tensor:
     """The unnormalised map of ``method`` for image ``ref`` of ``batch`` (see :mod:`cams`)."""
     if method in _GRADIENT_CAMS:
         assert act is not None

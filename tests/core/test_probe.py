@@ -347,6 +347,21 @@ def test_ten_crop_probes_the_centre_crop_after_a_resize(one_thread):
     _check_ten_crop_uses(loaded, image, centre, corner)
 
 
+def test_ten_crop_occlusion_and_score_cam_measure_the_centre_crop_alone(one_thread):
+    """The perturbation maps run the network again: on the centre crop only, never on its neighbours."""
+    import torchvision.transforms.functional as TF
+
+    pre = Preprocessing((3, 32, 32), CIFAR10_MEAN, CIFAR10_STD, resize=40, crop=32)
+    loaded = small(preprocessing=pre)
+    image = _centre_weighted_photo()
+    resized = TF.resize(image, 40, interpolation=TF.InterpolationMode.BILINEAR, antialias=True)
+    centre = pre.to_tensor(TF.center_crop(resized, [32, 32]))
+    for method in ("occlusion", "scorecam"):
+        crops = analyze(loaded, image, ten_crop=True, cam=method, cam_class=3, feature_maps=False)
+        alone = analyze(loaded, centre, cam=method, cam_class=3, feature_maps=False)
+        np.testing.assert_allclose(crops.gradcam, alone.gradcam, atol=1e-4, err_msg=method)
+
+
 def test_ten_crop_probes_the_centre_crop_of_the_default_28px_model(one_thread):
     """The bundled Fashion-MNIST model has no resize step: ten-crop enlarges 28 -> 32 px and cuts 28."""
     import torchvision.transforms.functional as TF
