@@ -33,7 +33,8 @@ def demo_config(out: Path, **changes: Any) -> Any:
     """The TrainConfig the Train tab makes for the preset (CPU), with ``changes`` to try another budget."""
     p = DEGRADATION_DEMO
     values = {"archs": list(p.archs), "dataset": p.dataset, "epochs": p.epochs, "batch_size": p.batch_size,
-              "lr": p.lr, "subset": p.subset, "shortcut": None, "device": "cpu", "out": str(out)}
+              "lr": p.lr, "subset": p.subset, "shortcut": None, "device": "cpu", "out": str(out),
+              "zero_init_residual": p.zero_init_residual}
     return make_config(values | {k: v for k, v in changes.items() if v is not None})
 
 
@@ -93,8 +94,12 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=None, help="try another value than the preset's")
     parser.add_argument("--archs", type=lambda s: s.split(","), default=None,
                         help="comma-separated architectures instead of the preset's")
+    parser.add_argument("--zero-init-residual", type=lambda s: s == "on", default=None, choices=[True, False],
+                        metavar="on|off",
+                        help="residual branches start at zero, or not (default: the preset's)")
     args = parser.parse_args()
-    changes = {k: getattr(args, k) for k in ("epochs", "subset", "batch_size", "lr", "archs")}
+    changes = {k: getattr(args, k) for k in ("epochs", "subset", "batch_size", "lr", "archs",
+                                             "zero_init_residual")}
     with tempfile.TemporaryDirectory() as tmp:
         result = run_demo(args.out or Path(tmp) / "demo", **changes)
     if args.json:
