@@ -26,7 +26,7 @@ from ..workers import JobRunner
 from .lesion_study import dataset_missing
 from .shortcuts_common import StudyBar
 from .shortcuts_landscape_plot import LandscapePlots
-from .study_view import ERROR_COLOUR, WARNING_COLOUR, format_duration, one_line, shipped_job
+from .study_view import ERROR_COLOUR, NOTE_COLOUR, WARNING_COLOUR, format_duration, one_line, shipped_job
 
 KIND = "landscape"
 DEFAULT_DIMS, DEFAULT_GRID, DEFAULT_SUBSET = 2, 11, 256
@@ -357,7 +357,9 @@ class LandscapeSection(QWidget):
             text = tr("Shipped with the app, computed when it was built ({command}); other models and "
                       "settings are computed here.")
             self.notice.setText(text.format(command=shipped[0]))
+            self.notice.setStyleSheet(f"color: {NOTE_COLOUR};")  # information, not a warning
         else:
+            self.notice.setStyleSheet(f"color: {WARNING_COLOUR};")
             self.notice.setText(tr("No surface ships with the app for these models and settings, so this "
                                    "computes them here: keep the grid small."))
 
