@@ -66,7 +66,7 @@ class CachedStudyView(DrawnWhenShown, QWidget):
         self.cache: OrderedDict[str, Any] = OrderedDict()  # model id -> result, newest last
         self.error = ""  # the last failure, one line
         self._status = ""  # what the status line says besides a failure ("cancelled")
-        self._shipped: dict[str, str] = {}  # model id -> the note on its cached result, shipped with the app
+        self._shipped: dict[str, str] = {}  # model id -> the command that made its shipped, cached result
         self._job_model: str | None = None
         self._started = 0.0
         self.runner = JobRunner(thread_name, self)
@@ -123,7 +123,7 @@ class CachedStudyView(DrawnWhenShown, QWidget):
         return self.runner.is_busy(self.KIND)
 
     def _model_changed(self, _info: ModelInfo | None) -> None:
-        self.error, self._status = "", self._shipped.get(self.model_id() or "", "")
+        self.error, self._status = "", self._shipped_note(self.model_id())
         self._update_controls()
         self._redraw()
         self._look_for_shipped()
@@ -140,12 +140,18 @@ class CachedStudyView(DrawnWhenShown, QWidget):
             return  # none ships, or one was computed meanwhile
         model_id, result, header = found
         self.cache[model_id] = result
-        note = tr("Precomputed for this bundled model when the app was built ({command}).")
-        self._shipped[model_id] = note.format(command=header.get("command", ""))
+        self._shipped[model_id] = header.get("command", "")
         if model_id == self.model_id():
-            self._status = self._shipped[model_id]
+            self._status = self._shipped_note(model_id)
             self._update_controls()
             self._redraw()
+
+    def _shipped_note(self, model_id: str | None) -> str:
+        """What the status line says of a cached result that shipped with the app ("" for any other)."""
+        if model_id not in self._shipped:
+            return ""
+        note = tr("Precomputed for this bundled model when the app was built ({command}).")
+        return note.format(command=self._shipped[model_id])
 
     def _shipped_unusable(self, message: str) -> None:
         self._status = tr("The precomputed result shipped with the app was not used: {reason}").format(
