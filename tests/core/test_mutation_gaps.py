@@ -9,6 +9,7 @@ import math
 import re
 import time
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -256,3 +257,41 @@ def test_a_preprocessed_tensor_may_carry_its_batch_of_one_and_anything_else_is_r
             analyze(loaded, bad, gradcam=False)
     with pytest.raises(UserInputError, match="^ten-crop needs the image itself, not a preprocessed tensor$"):
         analyze(loaded, x, ten_crop=True)
+
+
+def _on_black_model():
+    """A 1x28x28 model whose pictures are objects on black (as Fashion-MNIST): its "nothing" is not 0."""
+    from resnet_explorer.core.resnet import build_model
+    from resnet_explorer.core.zoo import Preprocessing, wrap_model
+
+    torch.manual_seed(0)
+    pre = Preprocessing((1, 28, 28), (0.286,), (0.353,), background=(0, 0, 0))
+    return wrap_model(build_model("resnet20", in_chans=1), device="cpu", preprocessing=pre)
+
+
+def test_occlusion_covers_with_the_models_background_and_reports_its_progress():
+    from resnet_explorer.core import cams
+    from resnet_explorer.core.probe import analyze
+
+    loaded, x = _on_black_model(), torch.rand(1, 28, 28)
+    seen: list[tuple[int, int]] = []
+    result = analyze(loaded, x, cam="occlusion", cam_class=3, feature_maps=False,
+                     progress=lambda done, total: seen.append((done, total)))
+    pre = loaded.preprocessing
+    black = cams.background_fill(pre.mean, pre.std, pre.background, 1)
+    expected = cams.to_display(cams.occlusion(loaded.model, x[None], 3, fill=black), (28, 28))
+    grey = cams.to_display(cams.occlusion(loaded.model, x[None], 3, fill=0.0), (28, 28))
+    np.testing.assert_allclose(result.gradcam, expected.numpy(), atol=1e-5)
+    assert not np.allclose(result.gradcam, grey.numpy(), atol=1e-3)  # the fill makes a difference here
+    assert seen and seen[-1][0] == seen[-1][1] and [d for d, _ in seen] == sorted(d for d, _ in seen)
+
+
+def test_score_cam_masks_with_the_models_background(monkeypatch):
+    from resnet_explorer.core import cams
+    from resnet_explorer.core.probe import analyze
+
+    loaded, x = _on_black_model(), torch.rand(1, 28, 28)
+    black = analyze(loaded, x, cam="scorecam", cam_class=3, feature_maps=False).gradcam
+    monkeypatch.setattr(cams, "background_fill", lambda *_args: 0.0)
+    grey = analyze(loaded, x, cam="scorecam", cam_class=3, feature_maps=False).gradcam
+    assert not np.allclose(black, grey, atol=1e-4)
