@@ -92,3 +92,22 @@ def test_lesion_note_lists_the_blocks_and_shortens_a_long_list():
     assert lesioned_list(("layer1.0", "layer2.1")) == "layer1.0, layer2.1"
     names = tuple(f"layer1.{i}" for i in range(7))
     assert lesioned_list(names) == "layer1.0, layer1.1, layer1.2, layer1.3 +3 more"
+
+
+def test_the_strip_keeps_its_rows_and_redraws_only_what_changed(qtbot):
+    from resnet_explorer.gui.widgets.thumbnails import ThumbnailStrip
+
+    strip = ThumbnailStrip()
+    qtbot.addWidget(strip)
+    a, b, c = (np.full((8, 8, 3), v, np.uint8) for v in (0, 128, 255))
+    strip.set_items([("a.png", a), ("b.png", b)], 1)
+    first = [strip.item(r) for r in range(2)]
+    strip.set_items([("a.png", a), ("b.png", b), ("c.png", c)], 2)  # a drop appends one image
+    assert [strip.item(r) for r in range(2)] == first and strip.item(2).text() == "c.png"
+    assert strip.currentRow() == 2 and strip.count() == 3
+    # A file opened again moves to the end: the rows from the first change on are made again.
+    strip.set_items([("b.png", b), ("c.png", c), ("a.png", a)], 2)
+    assert [strip.item(r).text() for r in range(3)] == ["b.png", "c.png", "a.png"]
+    assert strip.item(0) is not first[0] and not strip.item(2).icon().isNull()
+    strip.set_items([("b.png", b)], 0)  # fewer images (the newest 64 are kept)
+    assert strip.count() == 1 and strip.item(0).text() == "b.png"

@@ -54,20 +54,24 @@ class ThumbnailStrip(QListWidget):
     def set_items(self, items: list[tuple[str, np.ndarray | None]], current: int = -1) -> None:
         """Replace the strip with ``items`` = [(label, thumbnail HxWx3, or HxWx4 with transparency)] and
         select ``current``."""
-        # Icons of thumbnails shown already are kept: a drop adds one image to the strip, and drawing every
-        # icon again cost 2-3 ms of each drop. (The old arrays live in self._items until the end, so no new
-        # array can share an id with one of them.)
-        kept = {id(thumb): self.item(row).icon() for row, (_label, thumb) in enumerate(self._items)
-                if thumb is not None and row < self.count()}
+        # Rows shown already stay (a drop appends one image to the strip: rebuilding every row and icon
+        # cost 2-3 ms of each drop, more the longer the strip); only what follows the first change is
+        # redrawn. (The old arrays live in self._items until the end, so no new array can share an id
+        # with one of them.)
+        same = 0
+        for (old_label, old_thumb), (label, thumb) in zip(self._items, items, strict=False):
+            if old_label != label or old_thumb is not thumb or same >= self.count():
+                break
+            same += 1
         self._quiet = True
-        self.clear()
-        for label, thumb in items:
+        while self.count() > same:
+            self.takeItem(self.count() - 1)
+        for label, thumb in items[same:]:
             item = QListWidgetItem(label)
             item.setToolTip(label)
             item.setSizeHint(self._cell)  # the text's width: without it IconMode wraps within the icon's
             if thumb is not None:
-                icon = kept.get(id(thumb))
-                item.setIcon(icon if icon is not None else self._icon(thumb))
+                item.setIcon(self._icon(thumb))
             self.addItem(item)
         self._items = list(items)
         if 0 <= current < self.count():
