@@ -6,6 +6,8 @@ import importlib.util
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -40,3 +42,25 @@ def test_each_statement_is_judged_on_the_numbers_both_ways():
     assert any(line.startswith("- Fig. 7: deeper ResNets respond less: does NOT hold") for line in lines)
     assert "- Fig. 7: resnet56 responds less than plain56: holds (0.700 vs 1.500)" in lines
     assert "- resnet20 reaches 93.5% test accuracy: does NOT hold (93.40%)" in lines
+
+
+FAMILY_RUN = ROOT / "assets" / "runs" / "family"
+DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz")
+
+
+@pytest.mark.dataset
+@pytest.mark.skipif(not DEBIAN_FASHION_MNIST.is_file(),
+                    reason="needs Debian's dataset-fashion-mnist (apt install dataset-fashion-mnist)")
+@pytest.mark.skipif(not FAMILY_RUN.is_dir(), reason="the same-budget family is not shipped yet (issue 11)")
+def test_fig7_deeper_resnets_respond_less_and_less_than_plain_nets_on_the_bundled_family():
+    """He et al., Fig. 7 on the shipped family (500 test images): the std of every BN output in the
+    residual stages, averaged, falls with depth for ResNets and lies below the plain net of each depth."""
+    rows = {m.arch: m.response_std for m in load_script().members(500)}
+    resnets = sorted((a for a in rows if a.startswith("resnet")), key=lambda a: int(a.removeprefix("resnet")))
+    assert len(resnets) >= 3, rows  # resnet20, 56 and 110 at least
+    stds = [rows[a] for a in resnets]
+    assert stds == sorted(stds, reverse=True), dict(zip(resnets, stds, strict=True))
+    for arch in resnets:
+        plain = arch.replace("resnet", "plain")
+        if plain in rows:
+            assert rows[arch] < rows[plain], (arch, rows[arch], plain, rows[plain])
