@@ -81,10 +81,10 @@ class Preset:
     zero_init_residual: bool = False
 
 
-# Fig. 6 in miniature, within 4 minutes on 2 CPU cores (measured idle: 223 s, scripts/measure_demo.py):
-# 2,000 Fashion-MNIST images, 3 epochs. plain56 ends far above plain20 in *training* error (86% vs 44%);
-# at this budget resnet56 still trails resnet20 (47% vs 31%): the recorded full-budget curves drawn
-# behind the live ones show where they go.
+# Fig. 6 in miniature, within 4 minutes on 2 CPU cores (measured idle with scripts/measure_demo.py: 223 s on
+# an AMD EPYC, 162-163 s on an Intel Xeon): 2,000 Fashion-MNIST images, 3 epochs. plain56 ends far above
+# plain20 in *training* error (86% vs 44%); at this budget resnet56 still trails resnet20 (47% vs 31%): the
+# recorded full-budget curves drawn behind the live ones show where they go.
 # Batch 64 with lr 0.05 is the paper's 128 / 0.1 scaled linearly: twice the steps per epoch.
 DEGRADATION_DEMO = Preset(("plain20", "plain56", "resnet20", "resnet56"), "fashion-mnist", 2000, 3, 64, 0.05)
 
