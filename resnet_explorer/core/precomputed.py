@@ -75,10 +75,11 @@ def read_study(path: Path, kind: str, model_id: str, model_file: str | Path) -> 
     was computed from other weights than ``model_file`` holds now.
     """
     label = str(path)
+    text = read_file_text(path, MAX_STUDY_BYTES, label=label, noun="a study file")
     try:
-        doc = json.loads(read_file_text(path, MAX_STUDY_BYTES, label=label, noun="a study file"))
-    except ValueError as exc:
-        raise UserInputError(f"{label} is not valid JSON ({exc})") from None
+        doc = json.loads(text)
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested too deep to be a study
+        raise UserInputError(f"{label} is not valid JSON ({type(exc).__name__})") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise UserInputError(f"{label} is not a study file of format {FORMAT}")
     if doc.get("kind") != kind or doc.get("model") != model_id:
@@ -89,7 +90,8 @@ def read_study(path: Path, kind: str, model_id: str, model_file: str | Path) -> 
                              "holds now")
     body = _field(doc, "result", dict, label)
     result = lesion_from_dict(body, label) if kind == "lesion" else landscape_from_dict(body, label)
-    header = {k: str(doc.get(k, "")) for k in ("command", "hardware")}
+    # One line of at most 300 characters each: they are shown in the window as they are.
+    header = {k: " ".join(str(doc.get(k, "")).split())[:300] for k in ("command", "hardware")}
     return result, header
 
 
@@ -114,7 +116,13 @@ def _loss(d: dict[str, Any], key: str, label: str, *, optional: bool = False) ->
     """A number (``None`` where ``optional`` and absent: a block that cannot be deleted has no loss)."""
     if d.get(key) is None and optional:
         return None
-    return float(_field(d, key, (int, float), label))
+    try:
+        number = float(_field(d, key, (int, float), label))
+    except OverflowError:  # an integer of hundreds of digits
+        number = math.inf
+    if not math.isfinite(number):
+        raise UserInputError(f"{label}: '{key}' must be a finite number")
+    return number
 
 
 def lesion_from_dict(d: dict[str, Any], label: str = "lesion study") -> LesionStudy:
@@ -132,8 +140,10 @@ def lesion_from_dict(d: dict[str, Any], label: str = "lesion study") -> LesionSt
         errors = _field(p, "errors", list, label)
         if not errors:
             raise UserInputError(f"{label}: a deletion point has no errors")
-        deletions.append(DeletionPoint(int(_field(p, "k", int, label)),
-                                       tuple(_fraction({"e": e}, "e", label) or 0.0 for e in errors)))
+        k = int(_field(p, "k", int, label))
+        if not 0 <= k <= len(blocks):
+            raise UserInputError(f"{label}: a deletion point deletes {k} of {len(blocks)} blocks")
+        deletions.append(DeletionPoint(k, tuple(_fraction({"e": e}, "e", label) or 0.0 for e in errors)))
     notes = [str(n) for n in _field(d, "notes", list, label)]
     base = Measurement(float(_loss(d, "loss", label) or 0.0), float(_fraction(d, "error", label) or 0.0))
     return LesionStudy(str(_field(d, "model", str, label)), str(_field(d, "arch", str, label)),
@@ -151,11 +161,13 @@ def landscape_from_dict(d: dict[str, Any], label: str = "landscape") -> Landscap
     shape = (grid,) * dims
     coords = _array(d, "coords", (grid,), label)
     loss, error = _array(d, "loss", shape, label), _array(d, "error", shape, label)
-    if np.any(np.isfinite(error) & ((error < 0) | (error > 1))):
+    if np.any(~np.isnan(error) & ((error < 0) | (error > 1))):  # NaN (null): a diverged point
         raise UserInputError(f"{label}: 'error' must hold fractions between 0 and 1")
+    if not np.all(np.isfinite(coords)):
+        raise UserInputError(f"{label}: 'coords' must be finite numbers")
     return Landscape(str(_field(d, "model", str, label)), str(_field(d, "arch", str, label)),
                      str(_field(d, "dataset", str, label)), str(_field(d, "split", str, label)),
-                     _positive(d, "n", label), dims, grid, float(_field(d, "span", (int, float), label)),
+                     _positive(d, "n", label), dims, grid, float(_loss(d, "span", label) or 0.0),
                      int(_field(d, "seed", int, label)), coords, loss, error)
 
 
@@ -183,12 +195,12 @@ def shipped_study(model_id: str, kind: str, root: Path | None = None) -> tuple[A
     Raises :class:`UserInputError` when one ships but cannot be used (broken, or stale: computed from
     other weights than the bundled file holds now).
     """
-    from .zoo import bundled_dir
+    from .zoo import _bundled_ids, bundled_dir
 
     models = bundled_dir()
     path = study_path(model_id, kind, root)
-    if models is None or path is None or "/" in model_id or not path.is_file():
-        return None
+    if models is None or path is None or model_id not in _bundled_ids() or not path.is_file():
+        return None  # only bundled models' own ids: never a path (slashes, "..")
     weights = models / f"{model_id}.safetensors"
     if not weights.is_file():
         return None

@@ -84,6 +84,7 @@ class Explorer(QObject):
         self._announce_timer.setInterval(ANNOUNCE_WITHIN_MS)
         self._announce_timer.timeout.connect(self._announce)
         self._unannounced = False  # images opened that the views have not been told about yet
+        self._shown_images: list[OpenedImage] = []  # the images as the views were last told (the strip)
 
     # ----- queries ----------------------------------------------------------------------------------
     def is_busy(self) -> bool:
@@ -155,10 +156,14 @@ class Explorer(QObject):
                                            on_result=self._on_samples, on_error=self._report_error)
 
     def select_image(self, index: int) -> None:
-        """Show image ``index`` of the strip."""
+        """Show image ``index`` of the strip (as the views last showed it)."""
+        # Read before announcing: a click on the strip the user sees, even while a newer drop waits for
+        # its analysis (the new list may have moved or dropped that row).
+        shown = self._shown_images
+        image = shown[index] if 0 <= index < len(shown) else None
         self._announce()
-        if 0 <= index < len(self.images) and self.images[index] is not self.current:
-            self._select(self.images[index])
+        if image is not None and image in self.images and image is not self.current:
+            self._select(image)
             self.image_selected.emit(self.current)
 
     def _select(self, image: OpenedImage) -> None:
@@ -181,18 +186,20 @@ class Explorer(QObject):
         reopened = {o.source for o in good if o.source}
         kept = [o for o in self.images if not (o.source and o.source in reopened)]
         self.images = (kept + good)[-MAX_IMAGES:]
-        self._select(good[0])
+        # The first image opened, or (more than MAX_IMAGES at once) the first one the strip keeps.
+        self._select(next(o for o in good if o in self.images))
         self._unannounced = True
-        if self._runners["analysis"].is_busy("analyze"):
-            self._announce_timer.start()  # its result announces the image, or the timer if it is slow
-        else:
+        if not self._runners["analysis"].is_busy("analyze"):
             self._announce()  # no analysis to wait for (no model yet)
+        elif not self._announce_timer.isActive():  # drops in quick succession do not postpone it again
+            self._announce_timer.start()  # its result announces the image, or the timer if it is slow
 
     def _announce(self) -> None:
         """Tell the views about the images opened and the one selected, if that is still to be done."""
         if self._unannounced:
             self._unannounced = False
             self._announce_timer.stop()
+            self._shown_images = list(self.images)
             self.images_changed.emit()
             self.image_selected.emit(self.current)
 
@@ -358,5 +365,6 @@ class Explorer(QObject):
         if self._shut_down:
             return True
         self._shut_down = True
+        self._announce_timer.stop()
         return all([r.shutdown(timeout_ms) for r in self._runners.values()])
 

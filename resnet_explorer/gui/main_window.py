@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import weakref
 from pathlib import Path
 
 from PySide6.QtCore import QTimer
@@ -57,6 +58,7 @@ class MainWindow(QMainWindow):
     def __init__(self, *, persist: bool = True) -> None:
         super().__init__()
         self.persist = persist  # screenshots and tests must not read or write the user's settings
+        self._remembered: weakref.WeakSet[OpenedImage] = weakref.WeakSet()  # put in Recent images already
         self.setObjectName("MainWindow")
         self.setAcceptDrops(True)
         self.explorer = Explorer(self)
@@ -317,6 +319,12 @@ class MainWindow(QMainWindow):
         current = images.index(self.explorer.current) if self.explorer.current in images else -1
         self.strip.set_items([(o.label, o.thumb) for o in images], current)
         self.strip.setVisible(len(images) > 1)
+        # Every file opened goes into Recent images, also those of a multi-file drop or of drops quicker
+        # than their analyses, which are never selected on their own.
+        for opened in images:
+            if opened.source and opened not in self._remembered:
+                self._remembered.add(opened)
+                self.prefs.remember("images", opened.source)
 
     def _image_selected(self, opened: OpenedImage | None) -> None:
         if opened is None:

@@ -50,6 +50,10 @@ def test_a_saved_study_reads_back_exactly_with_its_command(studies, weights, tmp
     assert type(back) is type(result)
     assert json.dumps(back.to_dict(), sort_keys=True) == json.dumps(result.to_dict(), sort_keys=True)
     assert header == {"command": command, "hardware": "cpu"}
+    doc = json.loads(path.read_text())
+    path.write_text(json.dumps({**doc, "command": "a\nb  " + "x" * 1000}))
+    cleaned = read_study(path, kind, "plain20-fashion-mnist", weights)[1]["command"]
+    assert cleaned == ("a b " + "x" * 1000)[:300]  # one line, at most 300 characters: shown as it is
     if kind == "lesion":
         assert not all(b.deletable for b in back.blocks) and back.chance_error == result.chance_error
     else:
@@ -77,6 +81,10 @@ def test_a_study_of_other_weights_or_another_model_is_refused(studies, weights, 
     (lambda d: {**d, "result": {**d["result"], "draws": True}}, "'draws' is missing or has the wrong type"),
     (lambda d: {**d, "result": {**d["result"], "blocks": [{"name": 3}]}}, "'name' is missing"),
     (lambda d: {**d, "result": {**d["result"], "deletions": [{"k": 1, "errors": []}]}}, "has no errors"),
+    (lambda d: {**d, "result": {**d["result"], "deletions": [{"k": 99, "errors": [0.5]}]}}, "deletes 99 of"),
+    (lambda d: {**d, "result": {**d["result"], "loss": float("inf")}}, "'loss' must be a finite number"),
+    (lambda d: {**d, "result": {**d["result"], "loss": 10 ** 400}}, "'loss' must be a finite number"),
+    (lambda d: "[" * 100_000 + "]" * 100_000, "not valid JSON"),
 ])
 def test_a_damaged_lesion_file_is_one_line(studies, weights, tmp_path, damage, message):
     path = study_path("plain20-fashion-mnist", "lesion", tmp_path)
@@ -94,6 +102,8 @@ def test_a_damaged_lesion_file_is_one_line(studies, weights, tmp_path, damage, m
     (lambda r: {**r, "error": [["x"] * 3] * 3}, "'error' must hold numbers"),
     (lambda r: {**r, "error": [[2.0] * 3] * 3}, "fractions between 0 and 1"),
     (lambda r: {**r, "dims": 3}, "dims must be 1 or 2"),
+    (lambda r: {**r, "error": [[float("inf")] * 3] * 3}, "fractions between 0 and 1"),
+    (lambda r: {**r, "coords": [0.0, float("nan"), 1.0]}, "'coords' must be finite"),
 ])
 def test_a_damaged_landscape_file_is_one_line(studies, weights, tmp_path, damage, message):
     kind = landscape_kind(2, 3)

@@ -208,7 +208,8 @@ def test_a_study_shipped_for_a_bundled_model_shows_without_compute(qtbot, window
     shipped = fake_study(mid)
     command = "resnet-explorer lesion-study --subset 1000 --draws 5"
     monkeypatch.setattr("resnet_explorer.core.precomputed.shipped_study",
-                        lambda model_id, kind: (shipped, {"command": command}) if model_id == mid else None)
+                        lambda model_id, kind: (shipped, {"command": command})
+                        if (model_id, kind) == (mid, "lesion") else None)
     view = _view(window)
     with qtbot.waitSignal(window.explorer.model_loaded, timeout=WAIT):
         window.explorer.load_model(mid)  # the tab reads what ships for a model when it is loaded
@@ -218,7 +219,9 @@ def test_a_study_shipped_for_a_bundled_model_shows_without_compute(qtbot, window
 
 
 def test_a_stale_shipped_study_is_not_shown_and_the_status_says_why(qtbot, window, monkeypatch):
-    def stale(_model_id, _kind):
+    def stale(_model_id, kind):
+        if kind != "lesion":
+            return None
         raise UserInputError("x.lesion.json was computed from other weights than x.safetensors holds now")
 
     monkeypatch.setattr("resnet_explorer.core.precomputed.shipped_study", stale)

@@ -682,12 +682,49 @@ def test_an_image_whose_analysis_fails_is_shown_with_the_reason(qtbot, window, i
         raise RuntimeError("the analysis broke")
 
     monkeypatch.setattr(jobs, "analyze_job", failing_analysis)
-    window.explorer._announce_timer.setInterval(60_000)  # announced by the failure, not by the timer
+    window.explorer._announce_timer.setInterval(60_000)  # announced when the workers go idle
     seen = _record_announcements(window)
     messages: list[str] = []
     window.explorer.message.connect(lambda _level, text: messages.append(text))
     window.open_paths([images["shoe"]])
-    qtbot.waitUntil(lambda: bool(messages), timeout=WAIT)
+    qtbot.waitUntil(lambda: bool(messages) and "selected" in seen, timeout=WAIT)
     assert seen[:2] == ["images", "selected"] and "analysis" not in seen
     assert window.explorer.current.label == "shoe.png" and window.predict.original.has_image()
     assert "the analysis broke" in messages[0]
+
+
+def test_a_click_on_the_strip_while_a_new_image_waits_picks_the_image_shown(qtbot, window, images,
+                                                                            monkeypatch):
+    """The strip clicked is the one shown; a newer drop waiting for its analysis may reorder the list."""
+    drop(window, images["shoe"])
+    wait_for_top5(qtbot, window)
+    drop(window, images["bag"])
+    qtbot.waitUntil(lambda: window.strip.count() == 2 and window.explorer.current.label == "bag.jpg",
+                    timeout=WAIT)
+    wait_for_top5(qtbot, window)
+    shoe = window.explorer.images[0]
+    started, release = threading.Event(), threading.Event()
+    real = jobs.analyze_job
+
+    def slow_analysis(*args, **kwargs):
+        started.set()
+        release.wait(10.0)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(jobs, "analyze_job", slow_analysis)
+    window.explorer._announce_timer.setInterval(60_000)
+    window.open_paths([images["shoe"]])  # opened again: moves to the end of the list, not yet shown
+    qtbot.waitUntil(started.is_set, timeout=WAIT)
+    assert [o.label for o in window.explorer.images] == ["bag.jpg", "shoe.png"]  # the list has changed...
+    window.explorer.select_image(1)  # ...but row 1 of the strip on screen is bag.jpg
+    release.set()
+    assert window.explorer.current.label == "bag.jpg" and window.explorer.current is not shoe
+    qtbot.waitUntil(lambda: not window.explorer.is_busy(), timeout=WAIT)
+
+
+def test_every_file_of_a_multi_file_drop_goes_into_recent_images(qtbot, window, images):
+    window.open_paths([images["shoe"], images["bag"]])
+    qtbot.waitUntil(lambda: window.strip.count() == 2, timeout=WAIT)
+    recent = window.prefs.recent_menu
+    recent.aboutToShow.emit()
+    assert sorted(a.text() for a in recent.actions()) == ["bag.jpg", "shoe.png"]

@@ -16,7 +16,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
 
 from ..controller import Explorer
@@ -101,7 +101,7 @@ class LandscapeSection(QWidget):
         self.runner.busy_changed.connect(self._busy_changed)
         self._build()
         explorer.models_listed.connect(self._fill_second)
-        explorer.model_loaded.connect(lambda _info: self._settings_changed())
+        explorer.model_loaded.connect(self._model_loaded)
         explorer.summary_ready.connect(lambda _s: self._update_controls())
         self._look_for_shipped()  # a model may be loaded already
 
@@ -109,8 +109,9 @@ class LandscapeSection(QWidget):
         self.explain = QLabel()
         self.explain.setWordWrap(True)
         self.explain.setStyleSheet("color: #444;")
-        self.notice = QLabel()  # precomputed surfaces are not bundled yet
+        self.notice = QLabel()  # whether the surfaces shown shipped with the app, and how they were made
         self.notice.setWordWrap(True)
+        self.notice.setTextFormat(Qt.TextFormat.PlainText)  # the shipped command is shown as it is
         self.notice.setStyleSheet(f"color: {WARNING_COLOUR};")
         self.second_label, self.dims_label = QLabel(), QLabel()
         self.grid_label, self.subset_label = QLabel(), QLabel()
@@ -183,6 +184,10 @@ class LandscapeSection(QWidget):
         if not self.shown():  # only the empty plots' note changes ("Computing..." / "Press Compute")
             self._redraw()
 
+    def _model_loaded(self, _info: object) -> None:
+        self._shipped_tried.clear()  # a device switch reloads: the shipped surfaces are keyed by device
+        self._settings_changed()
+
     def _settings_changed(self) -> None:
         self.error, self._cancelled = "", False
         self._update_controls()
@@ -208,7 +213,9 @@ class LandscapeSection(QWidget):
         if found is None or info is None:
             return
         model_id, land, header = found
-        key = (model_id, info.dataset, land.dims, land.grid, float(land.span), land.n, land.seed, info.device)
+        if land.dataset != info.dataset or land.split != "test":
+            return  # measured on other images than the loaded model's test set: not comparable beside it
+        key = (model_id, land.dataset, land.dims, land.grid, float(land.span), land.n, land.seed, info.device)
         if key not in self.cache:
             self.cache[key] = land
             self._shipped[key] = header.get("command", "")

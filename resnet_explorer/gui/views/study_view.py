@@ -11,6 +11,7 @@ import time
 from collections import OrderedDict
 from typing import Any
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
@@ -100,6 +101,7 @@ class CachedStudyView(DrawnWhenShown, QWidget):
         bar.addWidget(self.cancel_button)
         self.status = QLabel()  # one line: the test set is missing, the job failed or was cancelled
         self.status.setWordWrap(True)
+        self.status.setTextFormat(Qt.TextFormat.PlainText)  # error lines and shipped commands, never markup
         layout = QVBoxLayout(self)
         layout.addWidget(self.title)
         layout.addWidget(self.explain)
@@ -123,7 +125,7 @@ class CachedStudyView(DrawnWhenShown, QWidget):
         return self.runner.is_busy(self.KIND)
 
     def _model_changed(self, _info: ModelInfo | None) -> None:
-        self.error, self._status = "", self._shipped_note(self.model_id())
+        self.error = self._status = ""
         self._update_controls()
         self._redraw()
         self._look_for_shipped()
@@ -133,7 +135,7 @@ class CachedStudyView(DrawnWhenShown, QWidget):
         mid = self.model_id()
         if self.SHIPPED_KIND and mid and mid not in self.cache:
             self.runner.submit("shipped", shipped_job, mid, self.SHIPPED_KIND, on_result=self._on_shipped,
-                               on_error=self._shipped_unusable)
+                               on_error=lambda line, model=mid: self._shipped_unusable(model, line))
 
     def _on_shipped(self, found: tuple[str, Any, dict[str, str]] | None) -> None:
         if found is None or found[0] in self.cache:
@@ -142,7 +144,6 @@ class CachedStudyView(DrawnWhenShown, QWidget):
         self.cache[model_id] = result
         self._shipped[model_id] = header.get("command", "")
         if model_id == self.model_id():
-            self._status = self._shipped_note(model_id)
             self._update_controls()
             self._redraw()
 
@@ -153,10 +154,11 @@ class CachedStudyView(DrawnWhenShown, QWidget):
         note = tr("Precomputed for this bundled model when the app was built ({command}).")
         return note.format(command=self._shipped[model_id])
 
-    def _shipped_unusable(self, message: str) -> None:
-        self._status = tr("The precomputed result shipped with the app was not used: {reason}").format(
-            reason=one_line(message, "?"))
-        self._update_controls()
+    def _shipped_unusable(self, model_id: str, message: str) -> None:
+        if model_id == self.model_id():  # not a late answer about the model shown before
+            self._status = tr("The precomputed result shipped with the app was not used: {reason}").format(
+                reason=one_line(message, "?"))
+            self._update_controls()
 
     # ----- computing ----------------------------------------------------------------------------------
     def start(self) -> None:
@@ -221,6 +223,8 @@ class CachedStudyView(DrawnWhenShown, QWidget):
             line, colour = warning, WARNING_COLOUR
         elif self._status:
             line = self._status
+        elif self.model_id() in self._shipped:  # written here: it follows a change of language
+            line = self._shipped_note(self.model_id())
         self.status.setText(line)
         self.status.setStyleSheet(f"color: {colour};")
         self.status.setVisible(bool(line))

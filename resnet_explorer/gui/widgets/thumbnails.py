@@ -74,8 +74,8 @@ class ThumbnailStrip(QListWidget):
                 item.setIcon(self._icon(thumb))
             self.addItem(item)
         self._items = list(items)
-        if 0 <= current < self.count():
-            self.setCurrentRow(current)
+        # -1: no row highlighted (a row kept from before keeps no old highlight)
+        self.setCurrentRow(current if 0 <= current < self.count() else -1)
         self._quiet = False
 
     def set_background(self, background: tuple[int, int, int]) -> None:
