@@ -642,6 +642,20 @@ def _record_announcements(window) -> list[str]:
     return seen
 
 
+def _slow_analyses(monkeypatch) -> tuple[threading.Event, threading.Event]:
+    """Every analysis from now on says it started, then waits (10 s at most) until released."""
+    started, release = threading.Event(), threading.Event()
+    real = jobs.analyze_job
+
+    def slow_analysis(*args, **kwargs):
+        started.set()
+        release.wait(10.0)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(jobs, "analyze_job", slow_analysis)
+    return started, release
+
+
 def test_a_quick_analysis_is_shown_with_its_image_in_one_step(qtbot, window, images, monkeypatch):
     window.explorer._announce_timer.setInterval(60_000)  # however loaded the machine, the result comes first
     seen = _record_announcements(window)
@@ -657,15 +671,7 @@ def test_a_quick_analysis_is_shown_with_its_image_in_one_step(qtbot, window, ima
 
 
 def test_a_slow_analysis_shows_the_image_first(qtbot, window, images, monkeypatch):
-    started, release = threading.Event(), threading.Event()
-    real = jobs.analyze_job
-
-    def slow_analysis(*args, **kwargs):
-        started.set()
-        release.wait(10.0)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(jobs, "analyze_job", slow_analysis)
+    started, release = _slow_analyses(monkeypatch)
     window.explorer._announce_timer.setInterval(10)
     seen = _record_announcements(window)
     window.open_paths([images["shoe"]])
@@ -703,15 +709,7 @@ def test_a_click_on_the_strip_while_a_new_image_waits_picks_the_image_shown(qtbo
                     timeout=WAIT)
     wait_for_top5(qtbot, window)
     shoe = window.explorer.images[0]
-    started, release = threading.Event(), threading.Event()
-    real = jobs.analyze_job
-
-    def slow_analysis(*args, **kwargs):
-        started.set()
-        release.wait(10.0)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(jobs, "analyze_job", slow_analysis)
+    started, release = _slow_analyses(monkeypatch)
     window.explorer._announce_timer.setInterval(60_000)
     window.open_paths([images["shoe"]])  # opened again: moves to the end of the list, not yet shown
     qtbot.waitUntil(started.is_set, timeout=WAIT)
