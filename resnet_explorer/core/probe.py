@@ -199,7 +199,7 @@ def _units(model: ResNet) -> list[tuple[str, Callable[[torch.Tensor], torch.Tens
 
 
 def _forward(model: ResNet, x: torch.Tensor, layer: str | None,
-             track: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
+             track: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Logits, and the activation after ``layer`` ("stem" or a block name) when one is asked for.
 
     Without a layer it all runs under ``inference_mode``; so it does with ``track=False`` (Score-CAM

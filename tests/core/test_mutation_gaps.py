@@ -295,3 +295,35 @@ def test_score_cam_masks_with_the_models_background(monkeypatch):
     monkeypatch.setattr(cams, "background_fill", lambda *_args: 0.0)
     grey = analyze(loaded, x, cam="scorecam", cam_class=3, feature_maps=False).gradcam
     assert not np.allclose(black, grey, atol=1e-4)
+
+
+def test_score_cam_at_an_earlier_stage_weighs_that_stages_activation():
+    from resnet_explorer.core import cams
+    from resnet_explorer.core.probe import analyze
+
+    loaded, x = _probe_model(), torch.rand(3, 32, 32)
+    result = analyze(loaded, x, cam="scorecam", cam_stage="layer2", cam_class=3, feature_maps=False)
+    saved = {}
+    hook = loaded.model.block("layer2.2").register_forward_hook(lambda _m, _i, out: saved.update(act=out))
+    try:
+        with torch.inference_mode():
+            loaded.model(x[None])
+    finally:
+        hook.remove()
+    by_hand = cams.to_display(cams.score_cam(loaded.model, x[None], saved["act"][0], 3, fill=0.0), (32, 32))
+    assert result.cam_layer == "layer2.2" and saved["act"].shape[-1] == 16  # not the last stage's 8x8
+    np.testing.assert_allclose(result.gradcam, by_hand.numpy(), atol=1e-5)
+
+
+def test_an_image_file_with_transparency_goes_on_the_models_own_background(tmp_path):
+    from PIL import Image
+
+    from resnet_explorer.core.probe import analyze
+
+    rgba = np.zeros((28, 28, 4), np.uint8)
+    rgba[8:20, 8:20] = 255  # a white square on a transparent sheet
+    path = tmp_path / "square.png"
+    Image.fromarray(rgba, "RGBA").save(path)
+    shown = analyze(_on_black_model(), str(path), gradcam=False, feature_maps=False).display_image
+    assert shown.shape == (28, 28, 3) and shown.dtype == np.uint8  # what the network sees, as RGB
+    assert (shown[0, 0] == 0).all() and (shown[14, 14] == 255).all()  # on black, as Fashion-MNIST
