@@ -7,6 +7,7 @@ per model id. Each tab adds its settings to the bar, its plots below, and says w
 
 from __future__ import annotations
 
+import functools
 import time
 from collections import OrderedDict
 from typing import Any
@@ -135,7 +136,7 @@ class CachedStudyView(DrawnWhenShown, QWidget):
         mid = self.model_id()
         if self.SHIPPED_KIND and mid and mid not in self.cache:
             self.runner.submit("shipped", shipped_job, mid, self.SHIPPED_KIND, on_result=self._on_shipped,
-                               on_error=lambda line, model=mid: self._shipped_unusable(model, line))
+                               on_error=functools.partial(self._shipped_unusable, mid))
 
     def _on_shipped(self, found: tuple[str, Any, dict[str, str]] | None) -> None:
         if found is None or found[0] in self.cache:
