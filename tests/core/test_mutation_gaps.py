@@ -257,6 +257,8 @@ def test_a_preprocessed_tensor_may_carry_its_batch_of_one_and_anything_else_is_r
             analyze(loaded, bad, gradcam=False)
     with pytest.raises(UserInputError, match="^ten-crop needs the image itself, not a preprocessed tensor$"):
         analyze(loaded, x, ten_crop=True)
+    with pytest.raises(UserInputError, match="^cannot analyse a list: give a PIL image, a path or a tensor$"):
+        analyze(loaded, [x], gradcam=False)
 
 
 def _on_black_model():
