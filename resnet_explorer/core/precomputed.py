@@ -106,14 +106,14 @@ def _field(d: dict[str, Any], key: str, kind: type | tuple[type, ...], label: st
 
 
 def _fraction(d: dict[str, Any], key: str, label: str, *, optional: bool = False) -> float | None:
-    number = _loss(d, key, label, optional=optional)
+    number = _number(d, key, label, optional=optional)
     if number is not None and not (math.isfinite(number) and 0.0 <= number <= 1.0):
         raise UserInputError(f"{label}: '{key}' must be a fraction between 0 and 1")
     return number
 
 
-def _loss(d: dict[str, Any], key: str, label: str, *, optional: bool = False) -> float | None:
-    """A number (``None`` where ``optional`` and absent: a block that cannot be deleted has no loss)."""
+def _number(d: dict[str, Any], key: str, label: str, *, optional: bool = False) -> float | None:
+    """A finite number; ``None`` where ``optional`` and absent (an undeletable block has no loss)."""
     if d.get(key) is None and optional:
         return None
     try:
@@ -133,7 +133,7 @@ def lesion_from_dict(d: dict[str, Any], label: str = "lesion study") -> LesionSt
         blocks.append(BlockLesion(
             str(_field(b, "name", str, label)), bool(_field(b, "downsampling", bool, label)),
             bool(_field(b, "deletable", bool, label)), _fraction(b, "error", label, optional=True),
-            _loss(b, "loss", label, optional=True)))
+            _number(b, "loss", label, optional=True)))
     deletions = []
     for p in _field(d, "deletions", list, label):
         p = p if isinstance(p, dict) else {}
@@ -145,7 +145,7 @@ def lesion_from_dict(d: dict[str, Any], label: str = "lesion study") -> LesionSt
             raise UserInputError(f"{label}: a deletion point deletes {k} of {len(blocks)} blocks")
         deletions.append(DeletionPoint(k, tuple(_fraction({"e": e}, "e", label) or 0.0 for e in errors)))
     notes = [str(n) for n in _field(d, "notes", list, label)]
-    base = Measurement(float(_loss(d, "loss", label) or 0.0), float(_fraction(d, "error", label) or 0.0))
+    base = Measurement(float(_number(d, "loss", label) or 0.0), float(_fraction(d, "error", label) or 0.0))
     return LesionStudy(str(_field(d, "model", str, label)), str(_field(d, "arch", str, label)),
                        bool(_field(d, "residual", bool, label)), str(_field(d, "dataset", str, label)),
                        str(_field(d, "split", str, label)), _positive(d, "n", label),
@@ -167,7 +167,7 @@ def landscape_from_dict(d: dict[str, Any], label: str = "landscape") -> Landscap
         raise UserInputError(f"{label}: 'coords' must be finite numbers")
     return Landscape(str(_field(d, "model", str, label)), str(_field(d, "arch", str, label)),
                      str(_field(d, "dataset", str, label)), str(_field(d, "split", str, label)),
-                     _positive(d, "n", label), dims, grid, float(_loss(d, "span", label) or 0.0),
+                     _positive(d, "n", label), dims, grid, float(_number(d, "span", label) or 0.0),
                      int(_field(d, "seed", int, label)), coords, loss, error)
 
 

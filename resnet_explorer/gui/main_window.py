@@ -321,8 +321,9 @@ class MainWindow(QMainWindow):
         self.strip.setVisible(len(images) > 1)
         # Every file opened goes into Recent images, also those of a multi-file drop or of drops quicker
         # than their analyses, which are never selected on their own.
+        # (The current one is remembered by _image_selected, last, so that it comes first.)
         for opened in images:
-            if opened.source and opened not in self._remembered:
+            if opened.source and opened not in self._remembered and opened is not self.explorer.current:
                 self._remembered.add(opened)
                 self.prefs.remember("images", opened.source)
 
@@ -332,6 +333,7 @@ class MainWindow(QMainWindow):
         if opened in self.explorer.images:
             self.strip.select(self.explorer.images.index(opened))
         if opened.source:
+            self._remembered.add(opened)
             self.prefs.remember("images", opened.source)
         self.status.update_title()
 

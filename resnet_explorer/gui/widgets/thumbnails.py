@@ -56,8 +56,7 @@ class ThumbnailStrip(QListWidget):
         select ``current``."""
         # Rows shown already stay (a drop appends one image to the strip: rebuilding every row and icon
         # cost 2-3 ms of each drop, more the longer the strip); only what follows the first change is
-        # redrawn. (The old arrays live in self._items until the end, so no new array can share an id
-        # with one of them.)
+        # redrawn. A row is the same if its label and its very thumbnail array are.
         same = 0
         for (old_label, old_thumb), (label, thumb) in zip(self._items, items, strict=False):
             if old_label != label or old_thumb is not thumb or same >= self.count():
