@@ -37,7 +37,7 @@ from resnet_explorer.core.devices import cpu_name
 from resnet_explorer.core.evaluation import evaluate
 from resnet_explorer.core.model_file import read_model
 from resnet_explorer.core.recorded_runs import load_recorded_run, render_png
-from resnet_explorer.core.training_budget import FULL_TRAINING_SPLIT, budget_from_run
+from resnet_explorer.core.training_budget import BF16_AUTOCAST, FLOAT32, FULL_TRAINING_SPLIT, budget_from_run
 from resnet_explorer.core.training_setup import resolve_warmup
 from resnet_explorer.core.zoo import load_model
 
@@ -78,6 +78,12 @@ def per_class_accuracy(model_path: Path, dataset: str) -> tuple[dict[str, float]
     return per_class, float((pred == labels).float().mean()), len(labels)
 
 
+def cpu_run_precision(config: dict) -> str:
+    """The arithmetic of a run trained on the CPU, from its config.json (older runs' cards do not say): bf16
+    autocast with ``--cpu-bf16``, else float32 (``amp`` is for CUDA only)."""
+    return BF16_AUTOCAST if config.get("cpu_bf16") else FLOAT32
+
+
 def last_metrics(run_model_dir: Path) -> dict[str, str]:
     with open(run_model_dir / "metrics.csv", newline="") as f:
         rows = list(csv.DictReader(f))
@@ -112,11 +118,12 @@ def bundle_model(run_model_dir: Path, model_id: str) -> dict:
         "per_class_test_accuracy": per_class,
         "training_subset": config.get("subset"),
     }
+    recipe = card["recipe"] = {"precision": cpu_run_precision(config), **card["recipe"]}
     if "budget" not in card:  # written by newer training runs; rebuilt here for older ones
-        recipe = card["recipe"]
         train_images = recipe.get("subset") or FULL_TRAINING_SPLIT[dataset]
         card["budget"] = budget_from_run(recipe, dataset, train_images, card["steps_per_epoch"],
                                          resolve_warmup(recipe.get("warmup_iters"), [card["arch"]]))
+    card["budget"].setdefault("precision", recipe["precision"])
     MODELS.mkdir(parents=True, exist_ok=True)
     save_tensors(MODELS / f"{model_id}.safetensors", tensors, {"resnet_explorer": json.dumps(card)})
     atomic_write_json(MODELS / f"{model_id}.json", card)

@@ -31,7 +31,7 @@ from .distributed import DistContext
 from .errors import ExplorerError, UserInputError
 from .files import MAX_CARD_BYTES, read_file_text
 from .run_state import ModelState, StepSums
-from .training_budget import budget_from_run, settings_differ
+from .training_budget import BF16_AUTOCAST, FLOAT32, budget_from_run, settings_differ
 from .training_setup import RunSetup
 
 LOCK_FILE = ".lock"
@@ -296,7 +296,8 @@ class RunDirectory:
         cfg, data = setup.config, setup.data
         last = m.history[-1] if m.history else {}
         recipe = {k: v for k, v in cfg.to_dict().items() if k in RECIPE_KEYS}
-        recipe.update(augment=setup.augment, hflip=setup.hflip, world_size=self.dist.world_size)
+        recipe.update(augment=setup.augment, hflip=setup.hflip, world_size=self.dist.world_size,
+                      precision=BF16_AUTOCAST if setup.amp else FLOAT32)
         return {"model": m.model.config, "class_names": list(data.class_names),
                 "preprocessing": data.preprocessing(), "dataset": data.name, "epoch": m.epoch,
                 "step": m.step, "steps_per_epoch": setup.steps, "epochs": cfg.epochs,

@@ -13,14 +13,19 @@ from typing import Any
 
 # The settings that make two runs "trained alike", in the order a reader cares about them.
 BUDGET_KEYS = ("dataset", "train_images", "epochs", "batch_size", "lr", "schedule", "milestones",
-               "warmup_iters", "augment", "hflip", "weight_decay", "momentum", "seed", "zero_init_residual")
+               "warmup_iters", "augment", "hflip", "weight_decay", "momentum", "seed", "zero_init_residual",
+               "precision")
 
 # Training-split sizes of the built-in datasets, for older cards that record only "no subset".
 FULL_TRAINING_SPLIT = {"fashion-mnist": 60_000, "mnist": 60_000, "cifar10": 50_000, "cifar100": 50_000}
 
 _LABELS = {"train_images": "training images", "batch_size": "batch", "warmup_iters": "warm-up iterations",
            "weight_decay": "weight decay", "hflip": "flips",
-           "zero_init_residual": "branches started at zero"}
+           "zero_init_residual": "branches started at zero", "precision": "precision"}
+
+# What a training run's arithmetic was, as its card records it (``precision`` in the recipe).
+BF16_AUTOCAST = "bfloat16 autocast"
+FLOAT32 = "float32"
 
 
 def budget_from_run(recipe: dict[str, Any], dataset: str, train_images: int, steps_per_epoch: int,

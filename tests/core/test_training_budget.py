@@ -56,3 +56,20 @@ def test_two_resnets_differ_in_zero_init_but_a_plain_net_never_does():
     assert differences == ["branches started at zero yes vs no"]
     assert budget_differences(zero56, budget_of(model_card("plain56", False))) == []
     assert "zero_init_residual" not in budget_of(model_card("plain20", False))
+
+
+def test_a_card_says_its_arithmetic_and_bf16_vs_float32_is_a_difference(tmp_path):
+    from resnet_explorer.core.engine import train
+    from resnet_explorer.core.model_file import read_model
+    from tests.core.test_engine import tiny
+
+    train(tiny(tmp_path, epochs=1))  # CPU without --cpu-bf16: float32 throughout
+    _, written = read_model(tmp_path / "run/resnet20/model.safetensors")
+    assert written["recipe"]["precision"] == "float32" and budget_of(written)["precision"] == "float32"
+    train(tiny(tmp_path / "bf16", epochs=1, cpu_bf16=True))
+    _, written = read_model(tmp_path / "bf16/run/resnet20/model.safetensors")
+    assert budget_of(written)["precision"] == "bfloat16 autocast"
+    bf16 = budget_of(card(precision="bfloat16 autocast"))
+    assert budget_differences(bf16, budget_of(card(precision="float32"))) == [
+        "precision bfloat16 autocast vs float32"]
+    assert budget_differences(bf16, budget_of(card())) == []  # an older card that does not say: no evidence
