@@ -44,6 +44,10 @@ SCRIPTS: list[tuple[str, list[str], list[str], tuple[str, ...]]] = [
      ["--threads", "2", "--rounds", "2", "--steps", "15"], ("train_vs_hand", "train_mfu")),
     ("bench_gui_stall.py", ["--offscreen", "--rounds", "3", "--seconds", "5"],
      ["--offscreen", "--rounds", "2", "--seconds", "2"], ("stall_while_training",)),
+    # The three "why shortcuts work" studies, one unit of each (a pass, a grid point, one architecture).
+    ("bench_studies.py", ["--runs", "7", "--threads", "1"], ["--runs", "2", "--warmup", "0", "--threads", "1",
+                                                             "--images", "250"],
+     ("study_lesion_pass", "study_landscape_point", "study_gradients")),
     ("bench_startup.py", ["--rounds", "7"], ["--rounds", "3"], ("app_start",)),
     ("bench_memory.py", ["--rounds", "5"], ["--rounds", "2"], ("analyze_peak_memory",)),
 ]

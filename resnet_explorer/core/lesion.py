@@ -115,6 +115,12 @@ def plan_deletions(names: list[str], draws: int, seed: int) -> list[list[tuple[s
     return plan
 
 
+def count_passes(plan: list[list[tuple[str, ...]]], deletable: list[str]) -> int:
+    """Passes over the images a study of ``plan`` costs: one per distinct set of deleted blocks (the intact
+    net is k = 0's empty set), each single deletion included."""
+    return len({frozenset(s) for sets in plan for s in sets} | {frozenset([n]) for n in deletable})
+
+
 class _LesionRunner:
     """Evaluates sets of deleted blocks, each distinct set once, reporting progress."""
 
@@ -152,8 +158,7 @@ def lesion_study(target: EvalSet, *, draws: int = 5, seed: int = 0, batch_size: 
     blocks = list(net.blocks())
     deletable = [name for name, b in blocks if b.can_lesion]
     plan = plan_deletions(deletable, draws, seed)
-    distinct = {frozenset(s) for sets in plan for s in sets} | {frozenset([n]) for n in deletable}
-    run = _LesionRunner(target, net, len(distinct), batch_size, progress, cancel)
+    run = _LesionRunner(target, net, count_passes(plan, deletable), batch_size, progress, cancel)
     base = run(())
     singles = [_single(name, block, run) for name, block in blocks]
     deletions = [DeletionPoint(k, tuple(run(s).error for s in sets)) for k, sets in enumerate(plan)]

@@ -10,7 +10,7 @@ import pytest
 from torch import nn
 
 from resnet_explorer.core.errors import UserInputError
-from resnet_explorer.core.lesion import lesion_study, plan_deletions
+from resnet_explorer.core.lesion import count_passes, lesion_study, plan_deletions
 from resnet_explorer.core.studies import EvalSet, StudyCancelled, measure
 from tests.study_helpers import one_thread, same_state, state_copy, tiny_eval_set
 
@@ -100,6 +100,8 @@ def test_the_model_is_left_intact_and_progress_counts_every_distinct_set(resnet2
     # 1 intact + 9 singles (k = 1 draws among them) + 2 sets for each k in 2..8 + all 9 blocks.
     total = 1 + 9 + 2 * 7 + 1
     assert calls == [(i, total) for i in range(1, total + 1)]
+    names = [name for name, _ in resnet20.model.blocks()]
+    assert count_passes(plan_deletions(names, 2, 0), names) == total  # what the bench's estimates use
 
 
 def test_cancel_stops_the_study_and_restores_the_blocks(resnet20):
