@@ -23,7 +23,13 @@ import torch
 from resnet_explorer.core.devices import cpu_name
 from resnet_explorer.core.landscape import loss_landscape
 from resnet_explorer.core.lesion import lesion_study
-from resnet_explorer.core.precomputed import landscape_kind, study_path, write_study
+from resnet_explorer.core.precomputed import (
+    landscape_kind,
+    read_study,
+    study_path,
+    weights_sha256,
+    write_study,
+)
 from resnet_explorer.core.studies import load_eval_set
 from resnet_explorer.core.zoo import BUNDLED_IDS, bundled_dir
 
@@ -55,10 +61,12 @@ def main(argv: list[str] | None = None) -> int:
         weights = folder / f"{model_id}.safetensors"
         for kind in kinds:
             start = time.monotonic()
+            fingerprint = weights_sha256(weights)  # before computing: a file rewritten meanwhile shows below
             file_kind, result, command = compute(model_id, kind)
             path = study_path(model_id, file_kind, args.out)
             assert path is not None
-            write_study(path, file_kind, model_id, weights, result, command, hardware)
+            write_study(path, file_kind, model_id, fingerprint, result, command, hardware)
+            read_study(path, file_kind, model_id, weights)  # what the window will read: fail here, not there
             print(f"{model_id}: {file_kind} in {time.monotonic() - start:.0f} s -> {path}", flush=True)
     return 0
 

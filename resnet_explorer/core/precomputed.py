@@ -1,9 +1,11 @@
 """Studies computed once for the bundled models and shipped beside them: the window opens them at once.
 
 ``assets/studies/<model id>.<kind>.json`` holds one lesion study (``kind`` "lesion") or one loss landscape
-("landscape-<dims>d-<grid>"), with the command that made it and the SHA-256 of the model file it was
-computed from. A result whose model file has changed since (the bundled models are retrained) is stale:
-:func:`read_study` refuses it rather than show the old network's numbers under the new one's name.
+("landscape-<dims>d-<grid>"), with the command that made it and the fingerprint of the network it was
+computed from (:func:`weights_sha256`: its tensors and what its card says about its inputs and outputs, not
+the card's notes such as hardware or wall time, which a re-packaging rewrites). A result whose network has
+changed since (the bundled models are retrained) is stale: :func:`read_study` refuses it rather than show
+the old network's numbers under the new one's name.
 ``scripts/precompute_studies.py`` writes them.
 
 The files are read like any input: size-capped, every field type-checked (:func:`lesion_from_dict`,
@@ -19,16 +21,18 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from .errors import UserInputError
-from .files import read_file_bytes, read_file_text
+from .files import read_file_text
 from .landscape import Landscape
 from .lesion import BlockLesion, DeletionPoint, LesionStudy
 from .studies import Measurement
 
-FORMAT = 1
+FORMAT = 2  # 2: the fingerprint covers the network, not the whole file (1 hashed the file's bytes)
 MAX_STUDY_BYTES = 8 * 1024 * 1024  # a 41x41 landscape is ~100 kB as JSON
-MAX_MODEL_BYTES = 512 * 1024 * 1024  # hashed to tell a stale result from a current one
+# The parts of a model card that decide what a study measures (the rest is notes about training).
+CARD_KEYS = ("model", "preprocessing", "class_names")
 
 
 def studies_dir() -> Path | None:
@@ -52,17 +56,30 @@ def study_path(model_id: str, kind: str, root: Path | None = None) -> Path | Non
     return None if root is None else root / f"{model_id}.{kind}.json"
 
 
-def file_sha256(path: str | Path) -> str:
-    """The SHA-256 of a model file, as hex."""
-    return hashlib.sha256(read_file_bytes(path, MAX_MODEL_BYTES, noun="a model file")).hexdigest()
+def weights_sha256(path: str | Path) -> str:
+    """The SHA-256 (hex) of the network in a model file: every tensor's name, dtype, shape and bytes, and
+    the card's :data:`CARD_KEYS`. Two files of the same network with different training notes agree."""
+    from .model_file import read_model
+
+    state, card = read_model(path)
+    digest = hashlib.sha256()
+    for name in sorted(state):
+        tensor = state[name].detach().contiguous().cpu()
+        digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+    card_part = {k: (card or {}).get(k) for k in CARD_KEYS}
+    digest.update(json.dumps(card_part, sort_keys=True).encode())
+    return digest.hexdigest()
 
 
-def write_study(path: Path, kind: str, model_id: str, model_file: str | Path, result: Any,
-                command: str, hardware: str) -> Path:
-    """Save ``result`` (a LesionStudy or Landscape) for ``model_id``, tied to ``model_file``'s bytes."""
+def write_study(path: Path, kind: str, model_id: str, fingerprint: str, result: Any, command: str,
+                hardware: str) -> Path:
+    """Save ``result`` (a LesionStudy or Landscape) for ``model_id``, tied to the network whose
+    :func:`weights_sha256` is ``fingerprint`` (take it before computing: a file rewritten meanwhile then
+    shows as stale)."""
     from .checkpoint import atomic_write_json
 
-    doc = {"format": FORMAT, "kind": kind, "model": model_id, "weights_sha256": file_sha256(model_file),
+    doc = {"format": FORMAT, "kind": kind, "model": model_id, "weights_sha256": fingerprint,
            "command": command, "hardware": hardware, "result": result.to_dict()}
     path.parent.mkdir(parents=True, exist_ok=True)
     return atomic_write_json(path, doc)
@@ -72,7 +89,7 @@ def read_study(path: Path, kind: str, model_id: str, model_file: str | Path) -> 
     """The study saved at ``path`` and its header (command, hardware), checked against ``model_file``.
 
     Raises :class:`UserInputError` (one line) when the file is broken, is for another model or kind, or
-    was computed from other weights than ``model_file`` holds now.
+    was computed from another network than ``model_file`` holds now.
     """
     label = str(path)
     text = read_file_text(path, MAX_STUDY_BYTES, label=label, noun="a study file")
@@ -85,9 +102,9 @@ def read_study(path: Path, kind: str, model_id: str, model_file: str | Path) -> 
     if doc.get("kind") != kind or doc.get("model") != model_id:
         raise UserInputError(f"{label} holds {doc.get('kind')!s} of {doc.get('model')!s}, "
                              f"not {kind} of {model_id}")
-    if doc.get("weights_sha256") != file_sha256(model_file):
-        raise UserInputError(f"{label} was computed from other weights than {Path(model_file).name} "
-                             "holds now")
+    if doc.get("weights_sha256") != weights_sha256(model_file):
+        raise UserInputError(f"{label} was computed from another version of {Path(model_file).name} "
+                             "(its weights have changed since)")
     body = _field(doc, "result", dict, label)
     result = lesion_from_dict(body, label) if kind == "lesion" else landscape_from_dict(body, label)
     # One line of at most 300 characters each: they are shown in the window as they are.

@@ -17,8 +17,10 @@ from resnet_explorer.core.precomputed import (
     read_study,
     shipped_study,
     study_path,
+    weights_sha256,
     write_study,
 )
+from tests.gui.conftest import make_model_file
 from tests.study_helpers import one_thread, tiny_eval_set
 
 
@@ -36,8 +38,11 @@ def studies() -> dict[str, object]:
 def weights(tmp_path: Path) -> Path:
     path = tmp_path / "models" / "plain20-fashion-mnist.safetensors"
     path.parent.mkdir()
-    path.write_bytes(b"the bytes of a model file")
-    return path
+    return make_model_file(path, "plain20")
+
+
+def save(path: Path, kind: str, weights: Path, result: object, command: str = "cmd") -> Path:
+    return write_study(path, kind, "plain20-fashion-mnist", weights_sha256(weights), result, command, "cpu")
 
 
 @pytest.mark.parametrize("kind", ["lesion", "landscape-2d-3"])
@@ -45,7 +50,7 @@ def test_a_saved_study_reads_back_exactly_with_its_command(studies, weights, tmp
     result = studies[kind]
     path = study_path("plain20-fashion-mnist", kind, tmp_path / "studies")
     command = "resnet-explorer lesion-study ..."
-    write_study(path, kind, "plain20-fashion-mnist", weights, result, command, "cpu")
+    save(path, kind, weights, result, command)
     back, header = read_study(path, kind, "plain20-fashion-mnist", weights)
     assert type(back) is type(result)
     assert json.dumps(back.to_dict(), sort_keys=True) == json.dumps(result.to_dict(), sort_keys=True)
@@ -62,20 +67,37 @@ def test_a_saved_study_reads_back_exactly_with_its_command(studies, weights, tmp
 
 def test_a_study_of_other_weights_or_another_model_is_refused(studies, weights, tmp_path):
     path = study_path("plain20-fashion-mnist", "lesion", tmp_path)
-    write_study(path, "lesion", "plain20-fashion-mnist", weights, studies["lesion"], "cmd", "cpu")
+    save(path, "lesion", weights, studies["lesion"])
     with pytest.raises(UserInputError, match="not landscape-2d-3 of plain20"):
         read_study(path, "landscape-2d-3", "plain20-fashion-mnist", weights)
     with pytest.raises(UserInputError, match="not lesion of resnet20-fashion-mnist"):
         read_study(path, "lesion", "resnet20-fashion-mnist", weights)
-    weights.write_bytes(b"retrained")  # the bundled model changed: its old study says nothing of it
-    with pytest.raises(UserInputError, match="other weights than plain20-fashion-mnist.safetensors"):
+    make_model_file(weights, "plain20", seed=5)  # retrained: its old study says nothing of the new network
+    with pytest.raises(UserInputError, match="another version of plain20-fashion-mnist.safetensors"):
+        read_study(path, "lesion", "plain20-fashion-mnist", weights)
+
+
+def test_a_repackaged_model_keeps_its_study_but_other_classes_or_inputs_do_not(studies, weights, tmp_path):
+    from resnet_explorer.core.checkpoint import save_tensors
+    from resnet_explorer.core.model_file import read_model
+
+    path = save(study_path("plain20-fashion-mnist", "lesion", tmp_path), "lesion", weights, studies["lesion"])
+    state, card = read_model(weights)
+
+    def rewrite(**changes: object) -> None:
+        save_tensors(weights, state, {"resnet_explorer": json.dumps({**card, **changes})})
+
+    rewrite(hardware="another machine", wall_time_s=1.0)  # the notes of a re-packaging: same network
+    assert read_study(path, "lesion", "plain20-fashion-mnist", weights)[0].model_id == "plain20"
+    rewrite(class_names=[f"c{i}" for i in range(10)])  # what the outputs mean: not the same model
+    with pytest.raises(UserInputError, match="another version"):
         read_study(path, "lesion", "plain20-fashion-mnist", weights)
 
 
 @pytest.mark.parametrize("damage, message", [
     (lambda d: "not json {", "not valid JSON"),
     (lambda d: [d], "not a study file"),
-    (lambda d: {**d, "format": 2}, "not a study file"),
+    (lambda d: {**d, "format": 1}, "not a study file"),  # format 1 hashed the whole file
     (lambda d: {**d, "result": {**d["result"], "n": "many"}}, "'n' is missing or has the wrong type"),
     (lambda d: {**d, "result": {**d["result"], "error": 7.5}}, "'error' must be a fraction"),
     (lambda d: {**d, "result": {**d["result"], "draws": True}}, "'draws' is missing or has the wrong type"),
@@ -88,7 +110,7 @@ def test_a_study_of_other_weights_or_another_model_is_refused(studies, weights, 
 ])
 def test_a_damaged_lesion_file_is_one_line(studies, weights, tmp_path, damage, message):
     path = study_path("plain20-fashion-mnist", "lesion", tmp_path)
-    write_study(path, "lesion", "plain20-fashion-mnist", weights, studies["lesion"], "cmd", "cpu")
+    save(path, "lesion", weights, studies["lesion"])
     doc = damage(json.loads(path.read_text()))
     path.write_text(doc if isinstance(doc, str) else json.dumps(doc))
     with pytest.raises(UserInputError, match=message) as caught:
@@ -108,7 +130,7 @@ def test_a_damaged_lesion_file_is_one_line(studies, weights, tmp_path, damage, m
 def test_a_damaged_landscape_file_is_one_line(studies, weights, tmp_path, damage, message):
     kind = landscape_kind(2, 3)
     path = study_path("plain20-fashion-mnist", kind, tmp_path)
-    write_study(path, kind, "plain20-fashion-mnist", weights, studies[kind], "cmd", "cpu")
+    save(path, kind, weights, studies[kind])
     doc = json.loads(path.read_text())
     path.write_text(json.dumps({**doc, "result": damage(doc["result"])}))
     with pytest.raises(UserInputError, match=message):
@@ -128,8 +150,18 @@ def test_shipped_study_finds_the_bundled_models_file_or_nothing(studies, weights
     root = tmp_path / "studies"
     assert shipped_study("plain20-fashion-mnist", "lesion", root) is None  # nothing ships
     path = study_path("plain20-fashion-mnist", "lesion", root)
-    write_study(path, "lesion", "plain20-fashion-mnist", weights, studies["lesion"], "cmd", "cpu")
+    save(path, "lesion", weights, studies["lesion"])
     found = shipped_study("plain20-fashion-mnist", "lesion", root)
     assert found is not None and found[0].model_id == studies["lesion"].model_id
-    assert shipped_study("resnet20-fashion-mnist", "lesion", root) is None  # no such model file
-    assert shipped_study("../plain20-fashion-mnist", "lesion", root) is None  # never a path
+    # A study ships for resnet20, but its model file does not: nothing to show it for.
+    other = study_path("resnet20-fashion-mnist", "lesion", root)
+    other.write_text(path.read_text().replace('"plain20-fashion-mnist"', '"resnet20-fashion-mnist"'))
+    assert not (weights.parent / "resnet20-fashion-mnist.safetensors").exists()
+    assert shipped_study("resnet20-fashion-mnist", "lesion", root) is None
+    # An id that is a path is never followed, even where a study and a model file lie at its end.
+    (root / "sub").mkdir()
+    (weights.parent / "sub").mkdir()
+    (weights.parent / "sub" / "x.safetensors").write_bytes(weights.read_bytes())
+    text = path.read_text().replace('"plain20-fashion-mnist"', '"sub/x"')
+    study_path("sub/x", "lesion", root).write_text(text)
+    assert shipped_study("sub/x", "lesion", root) is None
