@@ -155,7 +155,7 @@ def test_landscape_image_equals_the_grid(qtbot, make_view, monkeypatch, explorer
     view = make_view()
     view.sections.setCurrentIndex(1)
     section = view.landscape
-    assert "No surface ships with the app" in section.notice.text()
+    qtbot.waitUntil(lambda: "No surface ships with the app" in section.notice.text(), timeout=WAIT)
     assert "121 points over 256 test images" in section.bar.estimate.text()  # the quick default
     section.grid.setValue(5)
     _compute_landscape(qtbot, view)
@@ -329,9 +329,27 @@ def test_a_surface_shipped_for_a_bundled_model_shows_at_once(qtbot, make_view, m
     assert "Shipped with the app" in section.notice.text() and command in section.notice.text()
     assert not section.bar.compute.isEnabled() and "Computed" in section.bar.estimate.text()
     section.grid.setValue(5)  # settings nothing ships for: computed here, and the notice says so
-    qtbot.waitUntil(lambda: (mid, "landscape-2d-5") in asked, timeout=WAIT)
+    qtbot.waitUntil(lambda: "No surface ships with the app" in section.notice.text(), timeout=WAIT)
+    assert (mid, "landscape-2d-5") in asked
     assert not section.chart.images and section.bar.compute.isEnabled()
-    assert "No surface ships with the app" in section.notice.text()
+
+
+def test_a_shipped_surface_that_cannot_be_used_says_why(qtbot, make_view, monkeypatch, explorer):
+    from resnet_explorer.core.errors import UserInputError
+
+    calls = []
+    monkeypatch.setattr(land_mod, "landscape_job", _landscape_job(calls))
+    reason = "x.landscape-2d-11.json was computed from another version of x.safetensors"
+
+    def shipped_study(model_id, kind):
+        raise UserInputError(reason)
+
+    monkeypatch.setattr("resnet_explorer.core.precomputed.shipped_study", shipped_study)
+    view = make_view()
+    section = view.landscape
+    qtbot.waitUntil(lambda: "was not used" in section.notice.text(), timeout=WAIT)
+    assert reason in section.notice.text() and "No surface ships" not in section.notice.text()
+    assert calls == [] and section.bar.compute.isEnabled()  # computed here only when asked
 
 
 def test_the_command_a_shipped_surface_names_gives_what_the_window_computes(resnet20, capsys):

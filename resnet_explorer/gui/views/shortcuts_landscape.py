@@ -94,6 +94,8 @@ class LandscapeSection(QWidget):
         self.cache: dict[LandKey, Any] = {}  # -> Landscape
         self._shipped: dict[LandKey, str] = {}  # cached surfaces that shipped with the app -> their command
         self._shipped_tried: set[tuple[str, str]] = set()  # (model id, kind) looked for already
+        self._shipped_pending: set[tuple[str, str]] = set()  # ... and not answered yet
+        self._shipped_refused: dict[tuple[str, str], str] = {}  # ... shipped but not usable: why
         self.error = ""
         self._cancelled = False
         self._job: dict[str, Any] = {}  # what the running job computes: keys, MACs, device
@@ -186,6 +188,7 @@ class LandscapeSection(QWidget):
 
     def _model_loaded(self, _info: object) -> None:
         self._shipped_tried.clear()  # a device switch reloads: the shipped surfaces are keyed by device
+        self._shipped_refused.clear()
         self._settings_changed()
 
     def _settings_changed(self) -> None:
@@ -196,21 +199,36 @@ class LandscapeSection(QWidget):
 
     def _look_for_shipped(self) -> None:
         """Read the surfaces shipped for the chosen bundled models at these settings (in the background)."""
-        s = self.settings()
-        from resnet_explorer.core.precomputed import landscape_kind
-
-        kind = landscape_kind(s["dims"], s["grid"])
+        kind = self._shipped_kind()
         for model_id in self.missing():
-            if (model_id, kind) not in self._shipped_tried:
-                self._shipped_tried.add((model_id, kind))
+            asked = (model_id, kind)
+            if asked not in self._shipped_tried:
+                self._shipped_tried.add(asked)
+                self._shipped_pending.add(asked)
                 self.runner.submit(f"shipped-{model_id}", shipped_job, model_id, kind,
-                                   on_result=self._on_shipped,
-                                   on_error=lambda _line: None)  # a stale file: computed here instead
+                                   on_result=lambda found, asked=asked: self._on_shipped(asked, found),
+                                   on_error=lambda line, asked=asked: self._on_shipped_refused(line, asked))
+        self._show_notice()
 
-    def _on_shipped(self, found: tuple[str, Any, dict[str, str]] | None) -> None:
+    def _on_shipped_refused(self, line: str, asked: tuple[str, str]) -> None:
+        """A surface ships but cannot be used (stale or broken): say why; it is computed here instead."""
+        self._shipped_pending.discard(asked)
+        self._shipped_refused[asked] = one_line(line, tr("unreadable"))
+        self._show_notice()
+
+    def _shipped_kind(self) -> str:
+        """The file kind of a shipped surface at the chosen settings ("landscape-2d-11")."""
+        from resnet_explorer.core.precomputed import landscape_kind  # not at start-up: it imports torch
+
+        s = self.settings()
+        return landscape_kind(s["dims"], s["grid"])
+
+    def _on_shipped(self, asked: tuple[str, str], found: tuple[str, Any, dict[str, str]] | None) -> None:
         """Cache a shipped surface under its own settings: shown whenever the pickers match them."""
+        self._shipped_pending.discard(asked)
         info = self.explorer.info
         if found is None or info is None:
+            self._show_notice()
             return
         model_id, land, header = found
         if land.dataset != info.dataset or land.split != "test":
@@ -365,10 +383,20 @@ class LandscapeSection(QWidget):
                       "settings are computed here.")
             self.notice.setText(text.format(command=shipped[0]))
             self.notice.setStyleSheet(f"color: {NOTE_COLOUR};")  # information, not a warning
+            return
+        self.notice.setStyleSheet(f"color: {WARNING_COLOUR};")
+        kind = self._shipped_kind()
+        asked = [(m, kind) for m in self.missing()]
+        refused = [self._shipped_refused[a] for a in asked if a in self._shipped_refused]
+        if any(a in self._shipped_pending for a in asked):
+            text = tr("Looking for a surface shipped with the app for these models and settings…")
+        elif refused:
+            text = (tr("The precomputed result shipped with the app was not used: {reason}").format(
+                reason=refused[0]) + " " + tr("This computes it here: keep the grid small."))
         else:
-            self.notice.setStyleSheet(f"color: {WARNING_COLOUR};")
-            self.notice.setText(tr("No surface ships with the app for these models and settings, so this "
-                                   "computes them here: keep the grid small."))
+            text = tr("No surface ships with the app for these models and settings, so this computes them "
+                      "here: keep the grid small.")
+        self.notice.setText(text)
 
     def _redraw(self) -> None:
         if self.is_running():
