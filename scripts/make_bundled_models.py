@@ -78,9 +78,13 @@ def per_class_accuracy(model_path: Path, dataset: str) -> tuple[dict[str, float]
     return per_class, float((pred == labels).float().mean()), len(labels)
 
 
-def cpu_run_precision(config: dict) -> str:
-    """The arithmetic of a run trained on the CPU, from its config.json (older runs' cards do not say): bf16
-    autocast with ``--cpu-bf16``, else float32 (``amp`` is for CUDA only)."""
+def run_precision(config: dict, trained_on: str) -> str | None:
+    """The arithmetic of a run whose card does not say (older runs), from its config.json, where the run is
+    known to have trained on the CPU (``trained_on`` says "CPU only", or ``--device cpu``): bf16 autocast
+    with ``--cpu-bf16``, else float32. None (unknown) otherwise: on CUDA, ``amp`` decides."""
+    on_cpu = config.get("device") == "cpu" or "CPU only" in trained_on
+    if not on_cpu:
+        return None
     return BF16_AUTOCAST if config.get("cpu_bf16") else FLOAT32
 
 
@@ -118,12 +122,16 @@ def bundle_model(run_model_dir: Path, model_id: str) -> dict:
         "per_class_test_accuracy": per_class,
         "training_subset": config.get("subset"),
     }
-    recipe = card["recipe"] = {"precision": cpu_run_precision(config), **card["recipe"]}
+    recipe = card["recipe"]
+    precision = recipe.get("precision") or run_precision(config, hardware())  # None: unknown, left out
+    if precision:
+        recipe["precision"] = precision
     if "budget" not in card:  # written by newer training runs; rebuilt here for older ones
         train_images = recipe.get("subset") or FULL_TRAINING_SPLIT[dataset]
         card["budget"] = budget_from_run(recipe, dataset, train_images, card["steps_per_epoch"],
                                          resolve_warmup(recipe.get("warmup_iters"), [card["arch"]]))
-    card["budget"].setdefault("precision", recipe["precision"])
+    if precision:
+        card["budget"].setdefault("precision", precision)
     MODELS.mkdir(parents=True, exist_ok=True)
     save_tensors(MODELS / f"{model_id}.safetensors", tensors, {"resnet_explorer": json.dumps(card)})
     atomic_write_json(MODELS / f"{model_id}.json", card)

@@ -94,12 +94,12 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=None, help="try another value than the preset's")
     parser.add_argument("--archs", type=lambda s: s.split(","), default=None,
                         help="comma-separated architectures instead of the preset's")
-    parser.add_argument("--zero-init-residual", type=lambda s: s == "on", default=None, choices=[True, False],
-                        metavar="on|off",
+    parser.add_argument("--zero-init-residual", default=None, choices=["on", "off"],
                         help="residual branches start at zero, or not (default: the preset's)")
     args = parser.parse_args()
-    changes = {k: getattr(args, k) for k in ("epochs", "subset", "batch_size", "lr", "archs",
-                                             "zero_init_residual")}
+    changes = {k: getattr(args, k) for k in ("epochs", "subset", "batch_size", "lr", "archs")}
+    zero = args.zero_init_residual
+    changes["zero_init_residual"] = None if zero is None else zero == "on"
     with tempfile.TemporaryDirectory() as tmp:
         result = run_demo(args.out or Path(tmp) / "demo", **changes)
     if args.json:

@@ -18,12 +18,13 @@ DEFAULT_SUBSET = 1000
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "landscape", help="training loss along random filter-normalised directions (Li et al.)",
-        description="Li et al. 2018: the training loss and error at theta + a*d1 (+ b*d2) for a, b from "
+        "landscape", help="the loss along random filter-normalised directions (Li et al.)",
+        description="Li et al. 2018: the loss and error (on training images, or test images with --split "
+                    "test) at theta + a*d1 (+ b*d2) for a, b from "
                     "-SPAN to SPAN, around the trained weights theta, with seeded random directions "
                     "normalised filter by filter (each filter of d scaled to the norm of theta's filter; "
                     "zero for biases and BN parameters; BN statistics untouched, eval mode).")
-    add_model_data_options(p, subset_help=f"a fixed seeded subset of N training images "
+    add_model_data_options(p, subset_help=f"a fixed seeded subset of N images of --split "
                                           f"(default {DEFAULT_SUBSET}; every grid point is one pass)")
     p.add_argument("--dims", type=int, choices=study_limits.LANDSCAPE_DIMS, default=1,
                    help="1: a line; 2: a surface (grid x grid points)")
