@@ -215,6 +215,7 @@ class Explorer(QObject):
 
     def set_conversion(self, on: bool) -> None:
         """Analyse the current image converted like the model's training pictures (or the original)."""
+        self._announce()  # a just-dropped image is shown before anything is done to it
         if self.current is None or on == self.is_converted():
             return
         if on:
@@ -230,6 +231,7 @@ class Explorer(QObject):
 
     def set_gradcam_class(self, index: int | None) -> None:
         """Explain class ``index`` with Grad-CAM (``None``: the top prediction)."""
+        self._announce()  # a just-dropped image is shown before anything is done to it
         if index != self.gradcam_class:
             self.gradcam_class = index
             self.request_analysis()

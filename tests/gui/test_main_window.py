@@ -683,6 +683,21 @@ def test_a_slow_analysis_shows_the_image_first(qtbot, window, images, monkeypatc
     assert seen.count("selected") == 1 and seen.index("analysis") > seen.index("selected")
 
 
+def test_a_class_picked_while_a_new_image_waits_applies_to_the_image_shown(qtbot, window, images,
+                                                                            monkeypatch):
+    started, release = _slow_analyses(monkeypatch)
+    window.explorer._announce_timer.setInterval(60_000)
+    seen = _record_announcements(window)
+    window.open_paths([images["shoe"]])
+    qtbot.waitUntil(started.is_set, timeout=WAIT)
+    assert "selected" not in seen  # not shown yet: its analysis runs
+    window.explorer.set_gradcam_class(3)  # e.g. a click on a bar still on screen
+    assert seen[:2] == ["images", "selected"]  # the new image is shown before the class applies to it
+    assert window.explorer.gradcam_class == 3
+    release.set()
+    wait_for_top5(qtbot, window)
+
+
 def test_an_image_whose_analysis_fails_is_shown_with_the_reason(qtbot, window, images, monkeypatch):
     def failing_analysis(*_args, **_kwargs):
         raise RuntimeError("the analysis broke")
