@@ -329,3 +329,51 @@ def test_an_image_file_with_transparency_goes_on_the_models_own_background(tmp_p
     shown = analyze(_on_black_model(), str(path), gradcam=False, feature_maps=False).display_image
     assert shown.shape == (28, 28, 3) and shown.dtype == np.uint8  # what the network sees, as RGB
     assert (shown[0, 0] == 0).all() and (shown[14, 14] == 255).all()  # on black, as Fashion-MNIST
+
+
+# ----- core/resnet.py -------------------------------------------------------------------------------------
+def test_a_block_built_with_its_defaults_is_a_residual_identity_block():
+    from resnet_explorer.core.resnet import BasicBlock, Bottleneck
+
+    for block in (BasicBlock(16, 16), Bottleneck(64, 16)):
+        assert block.residual and block.stride == 1 and block.downsample is None
+        x = torch.randn(2, block.in_planes, 6, 6)
+        assert block.eval()(x).shape == x.shape
+    # Where the shape changes, the default shortcut is the projection (B), as in torchvision.
+    changing = BasicBlock(16, 32, 2)
+    assert isinstance(changing.downsample, torch.nn.Sequential)
+    assert isinstance(changing.downsample[0], torch.nn.Conv2d) and changing.downsample[0].stride == (2, 2)
+
+
+def test_option_a_is_no_module_where_the_shape_stays_and_pads_every_new_channel():
+    from resnet_explorer.core.resnet import ZeroPadShortcut, make_shortcut
+
+    assert make_shortcut("A", 16, 16, 1) is None and make_shortcut("B", 16, 16, 1) is None
+    assert make_shortcut("C", 16, 16, 1) is not None
+    x = torch.randn(1, 2, 4, 4)
+    out = ZeroPadShortcut(2, 3, 1)(x)  # one new channel (the paper's nets always add as many as they had)
+    assert out.shape == (1, 3, 4, 4) and torch.equal(out[:, :2], x)
+    assert torch.count_nonzero(out[:, 2]) == 0
+
+
+def test_the_fig7_layers_are_named_as_the_state_dict_names_them():
+    from resnet_explorer.core.resnet import BasicBlock, Bottleneck
+
+    basic, bottleneck = BasicBlock(16, 16), Bottleneck(64, 16)
+    assert basic.bn_after_3x3() == [("bn1", basic.bn1), ("bn2", basic.bn2)]
+    assert bottleneck.bn_after_3x3() == [("bn2", bottleneck.bn2)]
+    for block in (basic, bottleneck):
+        for name, bn in block.bn_after_3x3():
+            assert block.get_submodule(name) is bn
+
+
+def test_table1_specs_and_the_messages_for_bad_names():
+    from resnet_explorer.core.resnet import BasicBlock, Bottleneck, build_model
+
+    assert Bottleneck(256, 64).spec() == "[1x1,64; 3x3,64; 1x1,256]"
+    assert BasicBlock(64, 64).spec() == "[3x3,64; 3x3,64]"
+    net = build_model("resnet20")
+    with pytest.raises(KeyError, match=re.escape("'fc' is not a block; blocks are ['layer1.0', 'layer1.1'")):
+        net.block("fc")
+    with pytest.raises(ValueError, match=re.escape("unknown shortcut option 'D'; valid: A, B, C")):
+        build_model("resnet20", shortcut="D")
