@@ -85,13 +85,15 @@ def write_study(path: Path, kind: str, model_id: str, fingerprint: str, result: 
     return atomic_write_json(path, doc)
 
 
-def read_study(path: Path, kind: str, model_id: str, model_file: str | Path) -> tuple[Any, dict[str, Any]]:
+def read_study(path: Path, kind: str, model_id: str, model_file: str | Path,
+               label: str | None = None) -> tuple[Any, dict[str, Any]]:
     """The study saved at ``path`` and its header (command, hardware), checked against ``model_file``.
 
-    Raises :class:`UserInputError` (one line) when the file is broken, is for another model or kind, or
-    was computed from another network than ``model_file`` holds now.
+    Raises :class:`UserInputError` (one line, naming the file as ``label``, default its path) when the
+    file is broken, is for another model or kind, or was computed from another network than
+    ``model_file`` holds now.
     """
-    label = str(path)
+    label = label or str(path)
     text = read_file_text(path, MAX_STUDY_BYTES, label=label, noun="a study file")
     try:
         doc = json.loads(text)
@@ -221,4 +223,4 @@ def shipped_study(model_id: str, kind: str, root: Path | None = None) -> tuple[A
     weights = models / f"{model_id}.safetensors"
     if not weights.is_file():
         return None
-    return read_study(path, kind, model_id, weights)
+    return read_study(path, kind, model_id, weights, label=path.name)  # the window: the name says enough

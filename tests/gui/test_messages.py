@@ -67,3 +67,20 @@ def test_the_error_formatter_localizes_in_the_interface_language():
     finally:
         i18n.set_language("en")
     assert error_line(UserInputError("x.png: permission denied")) == "x.png: permission denied"
+
+
+def test_a_stale_shipped_study_is_said_in_korean_with_its_file_names(tmp_path):
+    from resnet_explorer.core.lesion import lesion_study
+    from resnet_explorer.core.precomputed import read_study, weights_sha256, write_study
+    from tests.gui.conftest import make_model_file
+    from tests.study_helpers import tiny_eval_set
+
+    weights = make_model_file(tmp_path / "m.safetensors", "resnet20")
+    path = tmp_path / "m.lesion.json"
+    study = lesion_study(tiny_eval_set("resnet20"), draws=1)
+    write_study(path, "lesion", "m", weights_sha256(weights), study, "cmd", "cpu")
+    make_model_file(weights, "resnet20", seed=3)  # retrained
+    message = core_message(read_study, path, "lesion", "m", weights, "m.lesion.json")
+    assert message.startswith("m.lesion.json was computed from another version of m.safetensors")
+    assert localize(message, "ko") == ("m.lesion.json은(는) m.safetensors의 다른 버전으로 계산되었습니다 "
+                                       "(그 뒤 가중치가 바뀌었습니다)")

@@ -392,7 +392,7 @@ class LandscapeSection(QWidget):
             text = tr("Looking for a surface shipped with the app for these models and settings…")
         elif refused:
             text = (tr("The precomputed result shipped with the app was not used: {reason}").format(
-                reason=refused[0]) + " " + tr("This computes it here: keep the grid small."))
+                reason=refused[0]) + ". " + tr("This computes it here: keep the grid small."))
         else:
             text = tr("No surface ships with the app for these models and settings, so this computes them "
                       "here: keep the grid small.")
