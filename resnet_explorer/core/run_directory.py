@@ -259,6 +259,7 @@ class RunDirectory:
         m.epoch, m.step = meta["position"]["epoch"], meta["position"]["step"]
         m.history = meta.get("history", [])
         m.elapsed = meta.get("elapsed_s", 0.0)
+        m.precisions = [p for p in meta.get("precisions", []) if isinstance(p, str)]
         if self.dist.is_main:  # partial-epoch sums were summed over ranks when saved
             m.epoch_sums = StepSums(**meta.get("epoch_sums", {}))
         m.saved_at = m.position
@@ -282,11 +283,16 @@ class RunDirectory:
         meta = {"model_name": m.name, "config": setup.config.to_dict(),
                 "position": {"epoch": m.epoch, "step": m.step}, "steps_per_epoch": setup.steps,
                 "epochs": setup.config.epochs, "history": m.history, "elapsed_s": m.elapsed,
-                "epoch_sums": dataclasses.asdict(m.epoch_sums), "world_size": self.dist.world_size}
+                "epoch_sums": dataclasses.asdict(m.epoch_sums), "world_size": self.dist.world_size,
+                "precisions": sorted(set(m.precisions) | {self.precision()})}
         # The state first: it is what --resume trusts; the rest can be rebuilt from it.
         ts.save_state(folder, m.model, m.optimizer, meta)
         save_model(folder / ts.MODEL_FILE, m.model, self.card(m))
         ts.write_metrics_csv(folder, m.history)
+
+    def precision(self) -> str:
+        """The arithmetic of this session's training steps."""
+        return BF16_AUTOCAST if self.setup.amp else FLOAT32
 
     def card(self, m: ModelState) -> dict[str, Any]:
         """``m``'s model card: what it is, how to feed it, how it was trained and how well it does."""
@@ -296,8 +302,10 @@ class RunDirectory:
         cfg, data = setup.config, setup.data
         last = m.history[-1] if m.history else {}
         recipe = {k: v for k, v in cfg.to_dict().items() if k in RECIPE_KEYS}
+        # A run resumed on other hardware (CPU float32, then CUDA bf16) says so: "mixed (...)".
+        used = sorted(set(m.precisions) | {self.precision()})
         recipe.update(augment=setup.augment, hflip=setup.hflip, world_size=self.dist.world_size,
-                      precision=BF16_AUTOCAST if setup.amp else FLOAT32)
+                      precision=used[0] if len(used) == 1 else f"mixed ({', '.join(used)})")
         return {"model": m.model.config, "class_names": list(data.class_names),
                 "preprocessing": data.preprocessing(), "dataset": data.name, "epoch": m.epoch,
                 "step": m.step, "steps_per_epoch": setup.steps, "epochs": cfg.epochs,

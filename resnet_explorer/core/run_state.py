@@ -88,6 +88,7 @@ class ModelState:
     window: StepSums = field(default_factory=StepSums)
     last_emit: float = 0.0
     elapsed: float = 0.0        # training + evaluation seconds, across resumes
+    precisions: list[str] = field(default_factory=list)  # the arithmetic of the sessions before a resume
     saved_at: tuple[int, int] | None = None
     timing: Timing = field(default_factory=Timing)  # this model's steps and evaluations, this session
 

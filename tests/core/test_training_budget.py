@@ -73,3 +73,24 @@ def test_a_card_says_its_arithmetic_and_bf16_vs_float32_is_a_difference(tmp_path
     assert budget_differences(bf16, budget_of(card(precision="float32"))) == [
         "precision bfloat16 autocast vs float32"]
     assert budget_differences(bf16, budget_of(card())) == []  # an older card that does not say: no evidence
+
+
+def test_a_run_resumed_with_other_arithmetic_says_mixed(tmp_path, monkeypatch):
+    """A run started where bf16 autocast applied (CUDA) and resumed where it does not (CPU) is neither."""
+    from resnet_explorer.core.engine import EpochEvent, TrainingRun, train
+    from resnet_explorer.core.model_file import read_model
+    from resnet_explorer.core.run_directory import RunDirectory
+    from tests.core.test_engine import tiny
+
+    with monkeypatch.context() as patch:
+        patch.setattr(RunDirectory, "precision", lambda self: "bfloat16 autocast")
+        after_one_epoch = lambda e: False if isinstance(e, EpochEvent) else None  # noqa: E731
+        stopped = TrainingRun(tiny(tmp_path, epochs=2)).run(after_one_epoch)
+    assert stopped.status == "stopped"
+    _, first = read_model(tmp_path / "run/resnet20/model.safetensors")
+    assert first["recipe"]["precision"] == "bfloat16 autocast"
+    train(tiny(tmp_path, epochs=2, resume=True))
+    _, card = read_model(tmp_path / "run/resnet20/model.safetensors")
+    assert card["recipe"]["precision"] == "mixed (bfloat16 autocast, float32)"
+    assert budget_differences(budget_of(card), budget_of(first)) == [
+        "precision mixed (bfloat16 autocast, float32) vs bfloat16 autocast"]
