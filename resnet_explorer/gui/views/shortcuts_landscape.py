@@ -13,6 +13,7 @@ missing is computed.
 from __future__ import annotations
 
 import re
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -206,11 +207,11 @@ class LandscapeSection(QWidget):
                 self._shipped_tried.add(asked)
                 self._shipped_pending.add(asked)
                 self.runner.submit(f"shipped-{model_id}", shipped_job, model_id, kind,
-                                   on_result=lambda found, asked=asked: self._on_shipped(asked, found),
-                                   on_error=lambda line, asked=asked: self._on_shipped_refused(line, asked))
+                                   on_result=partial(self._on_shipped, asked),
+                                   on_error=partial(self._on_shipped_refused, asked))
         self._show_notice()
 
-    def _on_shipped_refused(self, line: str, asked: tuple[str, str]) -> None:
+    def _on_shipped_refused(self, asked: tuple[str, str], line: str) -> None:
         """A surface ships but cannot be used (stale or broken): say why; it is computed here instead."""
         self._shipped_pending.discard(asked)
         self._shipped_refused[asked] = one_line(line, tr("unreadable"))
