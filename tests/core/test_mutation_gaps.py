@@ -377,3 +377,14 @@ def test_table1_specs_and_the_messages_for_bad_names():
         net.block("fc")
     with pytest.raises(ValueError, match=re.escape("unknown shortcut option 'D'; valid: A, B, C")):
         build_model("resnet20", shortcut="D")
+
+
+def test_the_resnet_constructor_defaults_are_torchvisions():
+    from resnet_explorer.core.resnet import ARCHS, ResNet
+
+    net = ResNet(ARCHS["resnet50"], num_classes=10)
+    assert net.config == {"arch": "", "num_classes": 10, "in_chans": 3, "shortcut": "B",
+                          "variant": "torchvision", "zero_init_residual": False}
+    assert net.conv1.in_channels == 3 and isinstance(net.layer2[0].downsample, torch.nn.Sequential)
+    assert net.layer2[0].conv2.stride == (2, 2) and net.layer2[0].conv1.stride == (1, 1)  # v1.5
+    assert all(bool((block.last_bn.weight == 1).all()) for _, block in net.blocks())  # not zero-initialised
