@@ -19,12 +19,21 @@ def load_script():
     return module
 
 
-def test_members_trained_differently_from_resnet20_are_left_out_and_named(capsys):
+def test_members_trained_differently_from_resnet20_are_left_out_and_named(capsys, tmp_path, monkeypatch):
+    import json
+
     report = load_script()
+    recipe = {"epochs": 20, "batch_size": 128, "lr": 0.1, "schedule": "step", "seed": 0, "subset": None}
+    cards = {"resnet20": recipe, "plain20": recipe, "resnet56": recipe, "resnet110": recipe,
+             "plain56": {**recipe, "subset": 5000, "epochs": 12}}
+    for arch, r in cards.items():
+        (tmp_path / f"{arch}-fashion-mnist.json").write_text(json.dumps({"dataset": "fashion-mnist",
+                                                                         "recipe": r}))
+    monkeypatch.setattr(report, "MODELS", tmp_path)
     archs = report.bundled_alike()
-    assert archs[:2] == ["plain20", "resnet20"] and "resnet56" in archs  # plain nets first, then by depth
-    assert "plain56" not in archs  # still the 5k-subset model
-    assert "plain56 left out: trained differently" in capsys.readouterr().out
+    assert archs == ["plain20", "resnet20", "resnet56", "resnet110"]  # plain nets first, then by depth
+    assert ("plain56 left out: trained differently, training images 60,000 vs 5,000; epochs 20 vs 12"
+            in capsys.readouterr().out)
 
 
 def test_each_statement_is_judged_on_the_numbers_both_ways():
