@@ -32,7 +32,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import Figure, ratio_figure, write_json  # noqa: E402
+from bench.common import Figure, ratio_figure, summary_line, write_json  # noqa: E402
 from resnet_explorer.core.probe import analyze  # noqa: E402
 from resnet_explorer.core.resnet import build_model  # noqa: E402
 from resnet_explorer.core.zoo import Preprocessing, imagenet_class_names, wrap_model  # noqa: E402
@@ -187,8 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"torch {torch.__version__}")
     figures = [f for d in devices for f in bench_device(d, image, args.runs, args.warmup)]
     for f in figures:
-        print(f"{f.key} [{f.device}]: {f.ratio:.3f}x (min {f.ratio_min:.3f} .. max {f.ratio_max:.3f}), "
-              f"goal <= {f.goal:.2f}x: {'met' if f.met else 'NOT met'}")
+        print(summary_line(f))
     if args.json:
         write_json(figures, args.json)
     return 0 if all(f.notes["top5_agree"] and f.notes["gradcam_agrees"] for f in figures) else 1

@@ -29,7 +29,7 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.bench_analyze import compare, make_image, make_networks  # noqa: E402
-from bench.common import Figure, ratio_figure, write_json  # noqa: E402
+from bench.common import Figure, ratio_figure, summary_line, write_json  # noqa: E402
 from resnet_explorer.core.cam_limits import INPUT_METHODS, METHODS, file_slug  # noqa: E402
 from resnet_explorer.core.probe import analyze  # noqa: E402
 from resnet_explorer.core.zoo import Preprocessing, imagenet_class_names, wrap_model  # noqa: E402
@@ -110,9 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     figures = [f for d in devices for f in bench_device(d, image, methods, args.runs, args.slow_runs,
                                                         args.warmup)]
     for f in figures:
-        goal = "report only" if f.goal is None else f"goal <= {f.goal:.2f}x: {'met' if f.met else 'NOT met'}"
-        print(f"{f.key} [{f.device}]: {f.ratio:.3f}x (min {f.ratio_min:.3f} .. max {f.ratio_max:.3f}), "
-              f"{goal}")
+        print(summary_line(f))
     if args.json:
         write_json(figures, args.json)
     return 0

@@ -32,7 +32,7 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.bench_analyze import compare  # noqa: E402
-from bench.common import Figure, ratio_figure, write_json  # noqa: E402
+from bench.common import Figure, ratio_figure, summary_line, write_json  # noqa: E402
 from resnet_explorer.core.data import Split  # noqa: E402
 from resnet_explorer.core.gradients import measure_gradients  # noqa: E402
 from resnet_explorer.core.landscape import WeightShift, filter_normalized_direction  # noqa: E402
@@ -153,8 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     gradients, with_line = bench_gradients(args.arch, args.runs, args.warmup)
     figures = [lesion, landscape, gradients]
     for f in figures:
-        print(f"{f.key}: {f.ratio:.3f}x (min {f.ratio_min:.3f} .. max {f.ratio_max:.3f}), "
-              f"goal <= {f.goal:.2f}x: {'met' if f.met else 'NOT met'}")
+        print(summary_line(f))
     per_image = {f.key: f.ours.median / 1e3 / args.images for f in (lesion, landscape) if f.ours}
     print(f"whole commands on this machine ({args.arch}, from the medians):\n"
           f"  lesion-study --subset 1000 --draws 5: {passes} passes, about "

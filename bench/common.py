@@ -72,6 +72,12 @@ def ratio_figure(key: str, figure: str, reference: str, ours: Sequence[float], r
                   dict(notes), goal_on)
 
 
+def summary_line(f: Figure) -> str:
+    """One figure for the console: its key and device, the ratio with its spread, and the goal's verdict."""
+    goal = "report only" if f.goal is None else f"goal <= {f.goal:.2f}x: {'met' if f.met else 'NOT met'}"
+    return f"{f.key} [{f.device}]: {f.ratio:.3f}x (min {f.ratio_min:.3f} .. max {f.ratio_max:.3f}), {goal}"
+
+
 def write_json(figures: Sequence[Figure], path: str | Path) -> None:
     """Write figures as a JSON list (the suite reads it back with :func:`read_json`)."""
     Path(path).write_text(json.dumps([asdict(f) for f in figures], indent=2) + "\n")
