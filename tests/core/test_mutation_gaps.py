@@ -388,3 +388,4 @@ def test_the_resnet_constructor_defaults_are_torchvisions():
     assert net.conv1.in_channels == 3 and isinstance(net.layer2[0].downsample, torch.nn.Sequential)
     assert net.layer2[0].conv2.stride == (2, 2) and net.layer2[0].conv1.stride == (1, 1)  # v1.5
     assert all(bool((block.last_bn.weight == 1).all()) for _, block in net.blocks())  # not zero-initialised
+    assert net.arch == "" and ResNet(ARCHS["resnet20"], num_classes=10, arch="resnet20").arch == "resnet20"
