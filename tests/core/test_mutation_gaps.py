@@ -389,3 +389,5 @@ def test_the_resnet_constructor_defaults_are_torchvisions():
     assert net.layer2[0].conv2.stride == (2, 2) and net.layer2[0].conv1.stride == (1, 1)  # v1.5
     assert all(bool((block.last_bn.weight == 1).all()) for _, block in net.blocks())  # not zero-initialised
     assert net.arch == "" and ResNet(ARCHS["resnet20"], num_classes=10, arch="resnet20").arch == "resnet20"
+    # What a notebook reads off the net: the classes, and the width of the features the fc layer sees.
+    assert (net.num_classes, net.num_features, net.in_chans) == (10, 2048, 3) == (10, net.fc.in_features, 3)
