@@ -377,7 +377,8 @@ def test_table1_specs_and_the_messages_for_bad_names():
         net.block("fc")
     with pytest.raises(ValueError, match=re.escape("unknown shortcut option 'D'; valid: A, B, C")):
         build_model("resnet20", shortcut="D")
-    with pytest.raises(ValueError, match=re.escape("unknown architecture 'resnet21'; valid: resnet18, plain18")):
+    unknown = "unknown architecture 'resnet21'; valid: resnet18, plain18, resnet34"
+    with pytest.raises(ValueError, match=re.escape(unknown)):
         build_model("resnet21")
     # build_model's default is the paper's initialisation: no branch starts at zero.
     assert all(bool((b.last_bn.weight == 1).all()) for _, b in build_model("resnet20").blocks())
