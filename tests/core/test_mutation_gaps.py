@@ -377,6 +377,8 @@ def test_table1_specs_and_the_messages_for_bad_names():
         net.block("fc")
     with pytest.raises(ValueError, match=re.escape("unknown shortcut option 'D'; valid: A, B, C")):
         build_model("resnet20", shortcut="D")
+    with pytest.raises(ValueError, match=re.escape("unknown variant 'v2'; valid: paper, torchvision")):
+        build_model("resnet50", variant="v2")
     unknown = "unknown architecture 'resnet21'; valid: resnet18, plain18, resnet34"
     with pytest.raises(ValueError, match=re.escape(unknown)):
         build_model("resnet21")
