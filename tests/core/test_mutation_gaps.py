@@ -340,9 +340,9 @@ def test_a_block_built_with_its_defaults_is_a_residual_identity_block():
         x = torch.randn(2, block.in_planes, 6, 6)
         assert block.eval()(x).shape == x.shape
     # Where the shape changes, the default shortcut is the projection (B), as in torchvision.
-    changing = BasicBlock(16, 32, 2)
-    assert isinstance(changing.downsample, torch.nn.Sequential)
-    assert isinstance(changing.downsample[0], torch.nn.Conv2d) and changing.downsample[0].stride == (2, 2)
+    for changing in (BasicBlock(16, 32, 2), Bottleneck(64, 32, 2)):
+        assert isinstance(changing.downsample, torch.nn.Sequential)
+        assert isinstance(changing.downsample[0], torch.nn.Conv2d) and changing.downsample[0].stride == (2, 2)
 
 
 def test_option_a_is_no_module_where_the_shape_stays_and_pads_every_new_channel():
