@@ -398,3 +398,12 @@ def test_the_resnet_constructor_defaults_are_torchvisions():
     assert net.arch == "" and ResNet(ARCHS["resnet20"], num_classes=10, arch="resnet20").arch == "resnet20"
     # What a notebook reads off the net: the classes, and the width of the features the fc layer sees.
     assert (net.num_classes, net.num_features, net.in_chans) == (10, 2048, 3) == (10, net.fc.in_features, 3)
+
+
+def test_one_class_and_one_channel_are_the_least_a_net_can_have():
+    from resnet_explorer.core.resnet import build_model
+
+    assert build_model("resnet20", num_classes=1, in_chans=1).fc.out_features == 1
+    for bad in ({"num_classes": 0}, {"in_chans": 0}):
+        with pytest.raises(ValueError, match="^num_classes and in_chans must be at least 1$"):
+            build_model("resnet20", **bad)
