@@ -284,7 +284,7 @@ class RunDirectory:
                 "position": {"epoch": m.epoch, "step": m.step}, "steps_per_epoch": setup.steps,
                 "epochs": setup.config.epochs, "history": m.history, "elapsed_s": m.elapsed,
                 "epoch_sums": dataclasses.asdict(m.epoch_sums), "world_size": self.dist.world_size,
-                "precisions": sorted(set(m.precisions) | {self.precision()})}
+                "precisions": self.precisions_used(m)}
         # The state first: it is what --resume trusts; the rest can be rebuilt from it.
         ts.save_state(folder, m.model, m.optimizer, meta)
         save_model(folder / ts.MODEL_FILE, m.model, self.card(m))
@@ -293,6 +293,10 @@ class RunDirectory:
     def precision(self) -> str:
         """The arithmetic of this session's training steps."""
         return BF16_AUTOCAST if self.setup.amp else FLOAT32
+
+    def precisions_used(self, m: ModelState) -> list[str]:
+        """The arithmetic of every session that trained ``m`` so far, this one included, sorted."""
+        return sorted(set(m.precisions) | {self.precision()})
 
     def card(self, m: ModelState) -> dict[str, Any]:
         """``m``'s model card: what it is, how to feed it, how it was trained and how well it does."""
@@ -303,7 +307,7 @@ class RunDirectory:
         last = m.history[-1] if m.history else {}
         recipe = {k: v for k, v in cfg.to_dict().items() if k in RECIPE_KEYS}
         # A run resumed on other hardware (CPU float32, then CUDA bf16) says so: "mixed (...)".
-        used = sorted(set(m.precisions) | {self.precision()})
+        used = self.precisions_used(m)
         recipe.update(augment=setup.augment, hflip=setup.hflip, world_size=self.dist.world_size,
                       precision=used[0] if len(used) == 1 else f"mixed ({', '.join(used)})")
         return {"model": m.model.config, "class_names": list(data.class_names),
