@@ -204,16 +204,15 @@ def occlusion(model: Model, x: torch.Tensor, cls: int, *, patch: int | None = No
 
 
 def background_fill(mean: tuple[float, ...], std: tuple[float, ...],
-                    background: tuple[int, int, int] | None, channels: int) -> torch.Tensor | float:
+                    background: tuple[int, int, int] | None) -> torch.Tensor | float:
     """What "nothing here" is for a model, in its normalised input space (1, C, 1, 1), for occlusion and
     Score-CAM: black for models trained on objects on black (Fashion-MNIST, MNIST: a grey patch on their
     black background is itself evidence, and lit the background up), else 0, the data's mean colour (the
     paper's grey: photos have no common background; white is only where their transparency goes)."""
     if background is None or any(background):
         return 0.0
-    value = torch.tensor([c / 255.0 for c in background[:channels]] if channels == 3
-                         else [sum(background) / (3 * 255.0)])
-    return ((value - torch.tensor(mean)) / torch.tensor(std)).view(1, -1, 1, 1)
+    black = torch.zeros(len(mean))  # 0 in every channel, the input's own channel count (mean's length)
+    return ((black - torch.tensor(mean)) / torch.tensor(std)).view(1, -1, 1, 1)
 
 
 # ----- display ----------------------------------------------------------------------------------------

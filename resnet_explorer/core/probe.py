@@ -356,7 +356,7 @@ def analyze(loaded: LoadedModel, image: Any, *, top_k: int = 5, gradcam: bool = 
             # Still inside the lesion: Score-CAM and occlusion run the (lesioned) network again.
             cls = int(scalars["top_i"][0]) if cls_asked is None else cls_asked
             pre = loaded.preprocessing
-            fill = cams.background_fill(tuple(pre.mean), tuple(pre.std), pre.background, batch.shape[1])
+            fill = cams.background_fill(tuple(pre.mean), tuple(pre.std), pre.background)
             if isinstance(fill, torch.Tensor):
                 fill = fill.to(batch.device, batch.dtype)
             raw = _class_map(method, model, batch, logits, act, ref, cls, progress, cancel, fill)

@@ -244,10 +244,13 @@ def test_no_map_without_a_method_and_bad_options_are_refused(loaded):
 
 
 def test_occlusion_and_score_cam_hide_with_black_for_models_trained_on_black():
-    fill = cams.background_fill((0.286,), (0.353,), (0, 0, 0), 1)
+    fill = cams.background_fill((0.286,), (0.353,), (0, 0, 0))
     assert float(fill.flatten()[0]) == pytest.approx(-0.286 / 0.353)  # black, normalised
-    assert cams.background_fill((0.5, 0.5, 0.5), (0.2, 0.2, 0.2), (255, 255, 255), 3) == 0.0  # photos: grey
-    assert cams.background_fill((0.5,), (0.2,), None, 1) == 0.0
+    assert cams.background_fill((0.5, 0.5, 0.5), (0.2, 0.2, 0.2), (255, 255, 255)) == 0.0  # photos: grey
+    assert cams.background_fill((0.5,), (0.2,), None) == 0.0
+    colour = cams.background_fill((0.4, 0.5, 0.6), (0.2, 0.25, 0.3), (0, 0, 0))  # colour, on black
+    assert colour.shape == (1, 3, 1, 1)
+    np.testing.assert_allclose(colour.flatten().numpy(), [-2.0, -2.0, -2.0], rtol=1e-6)
     seen = []
     model = lambda batch: seen.append(batch.clone()) or torch.zeros(batch.shape[0], 2)  # noqa: E731
     x = torch.ones(1, 1, 14, 14)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 import re
 import time
+import warnings
 
 import numpy as np
 import pytest
@@ -280,7 +281,7 @@ def test_occlusion_covers_with_the_models_background_and_reports_its_progress():
     result = analyze(loaded, x, cam="occlusion", cam_class=3, feature_maps=False,
                      progress=lambda done, total: seen.append((done, total)))
     pre = loaded.preprocessing
-    black = cams.background_fill(pre.mean, pre.std, pre.background, 1)
+    black = cams.background_fill(pre.mean, pre.std, pre.background)
     expected = cams.to_display(cams.occlusion(loaded.model, x[None], 3, fill=black), (28, 28))
     grey = cams.to_display(cams.occlusion(loaded.model, x[None], 3, fill=0.0), (28, 28))
     np.testing.assert_allclose(result.gradcam, expected.numpy(), atol=1e-5)
@@ -329,6 +330,93 @@ def test_an_image_file_with_transparency_goes_on_the_models_own_background(tmp_p
     shown = analyze(_on_black_model(), str(path), gradcam=False, feature_maps=False).display_image
     assert shown.shape == (28, 28, 3) and shown.dtype == np.uint8  # what the network sees, as RGB
     assert (shown[0, 0] == 0).all() and (shown[14, 14] == 255).all()  # on black, as Fashion-MNIST
+
+
+def test_top_1_is_a_valid_request_and_top_0_is_refused():
+    from resnet_explorer.core.errors import UserInputError
+    from resnet_explorer.core.probe import analyze
+
+    loaded, x = _probe_model(), torch.rand(3, 32, 32)
+    result = analyze(loaded, x, top_k=1, gradcam=False, feature_maps=False)
+    assert [p.index for p in result.top_k] == [int(np.argmax(result.probs))]
+    with pytest.raises(UserInputError, match="^top-k must be at least 1, got 0$"):
+        analyze(loaded, x, top_k=0, gradcam=False)
+
+
+def test_an_unknown_cam_method_lists_the_methods_there_are():
+    from resnet_explorer.core import cams
+    from resnet_explorer.core.errors import UserInputError
+    from resnet_explorer.core.probe import analyze
+
+    methods = ", ".join(cams.METHODS)
+    assert len(cams.METHODS) > 1 and "gradcam" in methods  # a list worth separating
+    refusal = re.escape(f"unknown CAM method 'heatmap'; choose {methods}") + "$"
+    with pytest.raises(UserInputError, match=refusal):
+        analyze(_probe_model(), torch.rand(3, 32, 32), cam="heatmap")
+
+
+def test_the_residual_ratio_is_exact_where_a_block_input_is_small():
+    """||F(x)|| / ||x|| with ||x|| < 1 (a stem scaled down): the ratio is the quotient itself, not a clamp."""
+    from resnet_explorer.core.probe import analyze
+
+    loaded, x = _probe_model(), torch.rand(3, 32, 32)
+    with torch.no_grad():
+        loaded.model.bn1.weight.mul_(1e-3)
+        loaded.model.bn1.bias.mul_(1e-3)
+    ratios = {}
+    with torch.no_grad():
+        h = loaded.model.forward_stem(x[None])  # a tensor is analysed as given
+        first = h.norm().item()
+        for name, block in loaded.model.blocks():
+            ratios[name] = (block.branch(h).norm() / h.norm()).item()
+            h = block(h)
+    assert 0 < first < 1  # the case under test
+    result = analyze(loaded, x, gradcam=False, feature_maps=False)
+    np.testing.assert_allclose([result.residual_ratio[n] for n in ratios], list(ratios.values()), rtol=1e-4)
+
+
+def test_analyze_gives_the_top_5_unless_asked_otherwise():
+    from resnet_explorer.core.probe import analyze
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing for a notebook's output (e.g. softmax's implicit dim)
+        result = analyze(_probe_model(), torch.rand(3, 32, 32), gradcam=False, feature_maps=False)
+    assert [p.index for p in result.top_k] == np.argsort(-result.probs)[:5].tolist()
+
+
+def test_a_bad_cam_stage_is_refused_even_where_no_stage_is_used():
+    """Options are checked up front: a typo is reported, not silently ignored with gradcam off."""
+    from resnet_explorer.core.errors import UserInputError
+    from resnet_explorer.core.probe import analyze
+
+    loaded, x = _probe_model(), torch.rand(3, 32, 32)
+    for kwargs in ({"gradcam": False}, {"cam": "occlusion"}):
+        with pytest.raises(UserInputError, match="layer7"):
+            analyze(loaded, x, cam_stage="layer7", **kwargs)
+
+
+def test_a_cam_option_given_under_both_names_must_agree():
+    from resnet_explorer.core.errors import UserInputError
+    from resnet_explorer.core.probe import analyze
+
+    loaded, x = _probe_model(), torch.rand(3, 32, 32)
+    with pytest.raises(UserInputError, match="^cam_class=1 and gradcam_class=2 disagree; give one$"):
+        analyze(loaded, x, cam_class=1, gradcam_class=2)
+    with pytest.raises(UserInputError,
+                       match="^cam_stage='layer1' and gradcam_stage='layer2' disagree; give one$"):
+        analyze(loaded, x, cam_stage="layer1", gradcam_stage="layer2")
+    same = analyze(loaded, x, cam_class=1, gradcam_class=1, cam_stage="layer2", gradcam_stage="layer2")
+    assert (same.gradcam_class, same.gradcam_stage) == (1, "layer2")
+
+
+def test_the_analysis_reports_the_time_it_took():
+    from resnet_explorer.core.probe import analyze
+
+    loaded, x = _probe_model(), torch.rand(3, 32, 32)
+    before = time.perf_counter()
+    result = analyze(loaded, x)
+    took = time.perf_counter() - before
+    assert isinstance(result.elapsed_s, float) and 0 < result.elapsed_s <= took  # measured inside the call
 
 
 # ----- core/resnet.py -------------------------------------------------------------------------------------
