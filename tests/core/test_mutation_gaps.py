@@ -174,6 +174,28 @@ def test_channels_last_option_sets_the_trained_weights_memory_format(monkeypatch
     assert all(f == channels_last for f in formats)
 
 
+@pytest.mark.parametrize(("arch", "options"), [
+    ("resnet20", {"shortcut": "B", "zero_init_residual": True}),
+    ("resnet50", {"variant": "paper", "shortcut": "C"}),
+])
+def test_a_member_is_built_with_the_options_of_its_config(arch, options):
+    """--shortcut, --variant and --zero-init-residual reach the network, seeded as if trained alone."""
+    from resnet_explorer.core.distributed import DistContext
+    from resnet_explorer.core.resnet import build_model
+
+    config = TrainConfig(arch, **{**TINY, **options})
+    member = engine.build_member(arch, config, _built_setup(), DistContext(), None)
+    torch.manual_seed(config.seed)
+    expected = build_model(arch, num_classes=10, in_chans=3, **options)
+    got, want = member.model.state_dict(), expected.state_dict()
+    assert list(got) == list(want) and all(torch.equal(got[k], want[k]) for k in want)
+    assert repr(member.model) == repr(expected)  # the layout too: the bottleneck's stride placement
+    torch.manual_seed(config.seed)
+    default = build_model(arch, num_classes=10, in_chans=3)  # each option changes the net
+    assert repr(default) != repr(expected) or any(
+        not torch.equal(v, want[k]) for k, v in default.state_dict().items())
+
+
 # ----- times and the time left ----------------------------------------------------------------------------
 def test_epoch_time_counts_cutting_the_batches_and_the_time_left_is_the_pace_so_far(monkeypatch):
     real_batch = RunSetup.batch
