@@ -17,15 +17,20 @@ CARD_FIELDS = ("arch", "dataset", "command", "epochs", "wall_time_s", "hardware"
 
 
 @pytest.mark.parametrize("model_id", BUNDLED_IDS)
-def test_bundled_model_is_shipped_small_and_carries_a_full_card(model_id):
+def test_bundled_model_is_shipped_with_a_full_card(model_id):
     weights = asset("models", f"{model_id}.safetensors")
     assert weights.is_file(), f"{model_id} is not shipped"
-    assert weights.stat().st_size < 5 * 1024 * 1024
     card = json.loads(asset("models", f"{model_id}.json").read_text())
     missing = [f for f in CARD_FIELDS if f not in card]
     assert not missing, missing
     assert card["command"].startswith("resnet-explorer train")
     assert len(card["per_class_test_accuracy"]) == 10
+
+
+def test_the_bundled_models_fit_the_size_budget():
+    """All of assets/models together stays under 30 MB (a 110-layer ResNet alone is ~7 MB in float32)."""
+    total = sum(p.stat().st_size for p in asset("models").iterdir() if p.is_file())
+    assert 0 < total <= 30_000_000, f"assets/models holds {total / 1e6:.1f} MB"
 
 
 def test_default_model_classifies_the_shipped_test_samples():
