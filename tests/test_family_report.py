@@ -33,7 +33,7 @@ def test_members_trained_differently_from_resnet20_are_left_out_and_named(capsys
     archs = report.bundled_alike()
     assert archs == ["plain20", "resnet20", "resnet56", "resnet110"]  # plain nets first, then by depth
     assert ("plain56 left out: trained differently, training images 60,000 vs 5,000; epochs 20 vs 12"
-            in capsys.readouterr().out)
+            in capsys.readouterr().err)
 
 
 def test_each_statement_is_judged_on_the_numbers_both_ways():
@@ -53,6 +53,21 @@ def test_each_statement_is_judged_on_the_numbers_both_ways():
     assert "- resnet20 reaches 93.5% test accuracy: does NOT hold (93.40%)" in lines
 
 
+def test_training_claims_also_quote_the_un_augmented_errors_and_json_has_null_for_unmeasured():
+    import json
+    import math
+
+    report = load_script()
+    deep = report.Member("resnet110", 110, True, 0, 6.09, 6.7, 0.45, clean_train_error=5.18)
+    shallow = report.Member("resnet56", 56, True, 0, 5.97, 6.5, 0.49, clean_train_error=5.16)
+    assert ("- resnet110 <= resnet56 in final training error: does NOT hold (6.09% vs 5.97%; without "
+            "augmentation 5.18% vs 5.16%)") in report.statements([shallow, deep])
+    unmeasured = report.Member("resnet20", 20, True, 0, 6.6, 7.2, 0.6)
+    assert math.isnan(unmeasured.clean_train_error)
+    assert json.loads(json.dumps(report.json_ready(unmeasured), allow_nan=False))["clean_train_error"] is None
+    assert "| resnet20 | 0 | 6.60 | - | 7.20 |" in report.table([unmeasured])
+
+
 FAMILY_RUN = ROOT / "assets" / "runs" / "family"
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz")
 
@@ -64,7 +79,7 @@ DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist/t10k-images-idx3-
 def test_fig7_deeper_resnets_respond_less_and_less_than_plain_nets_on_the_bundled_family():
     """He et al., Fig. 7 on the shipped family (500 test images): the std of every BN output in the
     residual stages, averaged, falls with depth for ResNets and lies below the plain net of each depth."""
-    rows = {m.arch: m.response_std for m in load_script().members(500)}
+    rows = {m.arch: m.response_std for m in load_script().members(500, clean=False)}
     resnets = sorted((a for a in rows if a.startswith("resnet")), key=lambda a: int(a.removeprefix("resnet")))
     assert len(resnets) >= 3, rows  # resnet20, 56 and 110 at least
     stds = [rows[a] for a in resnets]
