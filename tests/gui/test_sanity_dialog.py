@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import math
 import threading
@@ -175,6 +176,36 @@ def test_cancel_stops_the_check(qtbot, shown, monkeypatch):
     qtbot.mouseClick(dialog.rerun_button, Qt.MouseButton.LeftButton)
     wait_for_result(qtbot, dialog)
     assert dialog.table.rowCount() == 1
+    dialog.close()
+
+
+def test_a_rerun_right_after_cancel_is_not_taken_for_the_cancelled_one(qtbot, shown, monkeypatch):
+    """The cancelled worker is freed before its queued ``aborted`` arrives; the rerun's worker may then
+    get its address. That late ``aborted`` must not end the rerun (it used to: the rerun never finished)."""
+    def slow(loaded, image, *, cancel, **_kw):
+        while not cancel.wait(0.001):
+            pass
+        raise StudyCancelled("cancelled")
+
+    def quick(loaded, image, *, methods, **_kw):
+        return fake_check(tuple(methods), {"gradcam": [1.0, 0.5, 0.4, 0.3, 0.2, 0.1]})
+
+    dialog = None
+    for _ in range(5):
+        monkeypatch.setattr(sanity, "sanity_check", slow)
+        if dialog is None:
+            dialog = open_dialog(qtbot, shown)
+        else:
+            dialog.run(dialog.request)
+        cancelled = dialog._worker
+        qtbot.mouseClick(dialog.cancel_button, Qt.MouseButton.LeftButton)
+        assert cancelled.wait(WAIT / 1000)  # its thread ended; its signals wait in the queue
+        del cancelled
+        gc.collect()  # freed now, unless the dialog still holds it
+        monkeypatch.setattr(sanity, "sanity_check", quick)
+        qtbot.mouseClick(dialog.rerun_button, Qt.MouseButton.LeftButton)
+        wait_for_result(qtbot, dialog)
+        assert dialog.table.rowCount() == 1
     dialog.close()
 
 

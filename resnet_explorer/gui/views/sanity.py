@@ -196,6 +196,10 @@ class SanityDialog(QDialog):
         self.result: Any = None  # core sanity.SanityCheck of the last finished run
         self.error = ""
         self._worker: Worker | None = None
+        # Every worker started and not yet heard ``done`` from. A worker freed while its queued signals
+        # still wait leaves them a dangling sender; a new worker at the same address would then take an
+        # old run's ``aborted`` for its own (seen: a rerun after Cancel that never finished).
+        self._alive: set[Worker] = set()
         self._started = 0.0
         self._elapsed = 0.0  # seconds the last finished check took
         self._status = ""  # "cancelled", "failed", "done" or "" (running / nothing yet)
@@ -284,7 +288,9 @@ class SanityDialog(QDialog):
         worker.returned.connect(self._on_result)
         worker.errored.connect(self._on_error)
         worker.aborted.connect(self._on_aborted)
+        worker.done.connect(self._on_done)
         self._worker = worker
+        self._alive.add(worker)
         self.retranslate()  # the heading, an empty table, the progress bar and Cancel
         worker.start("resnet-explorer-sanity")
 
@@ -337,6 +343,11 @@ class SanityDialog(QDialog):
             self._worker = None
             self._status = "cancelled"
             self._update_controls()
+
+    @Slot()
+    def _on_done(self) -> None:
+        # Its last signal: nothing of it waits in the queue any more, so it may be freed now.
+        self._alive.discard(self.sender())  # type: ignore[arg-type]
 
     def reject(self) -> None:
         """Closing stops the check: nobody would see its result.
