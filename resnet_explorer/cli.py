@@ -75,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     if not argv and "gui" in modules:
         argv = ["gui"]
     args = parser.parse_args(argv)
+    args.argv = list(argv)  # what was typed: `train` records it in the run's config and model card
     if args.command is None:
         parser.print_help()
         return 1

@@ -26,6 +26,7 @@ import argparse
 import csv
 import json
 import os
+import shlex
 import shutil
 from pathlib import Path
 
@@ -157,7 +158,8 @@ def record_figure6(run_dir: Path) -> None:
 
 FAMILY_DATASET = "fashion-mnist"
 # Settings that may differ between members of one family without making them "trained differently".
-PER_MEMBER_KEYS = ("arch", "archs", "out", "command", "resume", "overwrite", "threads", "device")
+PER_MEMBER_KEYS = ("arch", "archs", "out", "command", "resumed_with", "resume", "overwrite", "threads",
+                   "device")
 
 
 def finished_members(root: Path) -> dict[str, Path]:
@@ -219,9 +221,23 @@ def record_family(root: Path) -> None:
     print(f"recorded {target} and rendered {png}")
 
 
+# The switches (store_true options) a recipe may set; a resume command does not repeat them.
+RECIPE_SWITCHES = {"zero_init_residual": "--zero-init-residual", "cpu_bf16": "--cpu-bf16",
+                   "nesterov": "--nesterov"}
+
+
 def training_command(config: dict) -> str:
-    """The command that trains the member; a run continued with ``--resume`` equals one sitting."""
-    return str(config.get("command", "")).replace(" --resume", "")
+    """The command that started the member (a run continued with ``--resume`` equals one sitting).
+
+    Runs resumed before ``resumed_with`` existed recorded the *resume* command as ``command``; its
+    switches live only in the config, so they are put back and ``--resume`` is dropped.
+    """
+    words = shlex.split(str(config.get("command") or ""))
+    if "--resume" not in words:
+        return shlex.join(words)
+    words = [w for w in words if w != "--resume"]
+    words += [flag for key, flag in RECIPE_SWITCHES.items() if config.get(key) and flag not in words]
+    return shlex.join(words)
 
 
 def main() -> None:

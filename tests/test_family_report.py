@@ -2,27 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def load_script():
-    spec = importlib.util.spec_from_file_location("family_report", ROOT / "scripts" / "family_report.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclass looks its module up there
-    spec.loader.exec_module(module)
-    return module
+from .scripts_helper import ROOT, load_script
 
 
 def test_members_trained_differently_from_resnet20_are_left_out_and_named(capsys, tmp_path, monkeypatch):
     import json
 
-    report = load_script()
+    report = load_script("family_report")
     recipe = {"epochs": 20, "batch_size": 128, "lr": 0.1, "schedule": "step", "seed": 0, "subset": None}
     cards = {"resnet20": recipe, "plain20": recipe, "resnet56": recipe, "resnet110": recipe,
              "plain56": {**recipe, "subset": 5000, "epochs": 12}}
@@ -37,7 +27,7 @@ def test_members_trained_differently_from_resnet20_are_left_out_and_named(capsys
 
 
 def test_each_statement_is_judged_on_the_numbers_both_ways():
-    report = load_script()
+    report = load_script("family_report")
 
     def member(arch: str, train: float, test: float, std: float):
         return report.Member(arch, int(arch.removeprefix("resnet").removeprefix("plain")),
@@ -58,7 +48,7 @@ def test_training_claims_also_quote_the_un_augmented_errors_and_json_has_null_fo
     import math
     from dataclasses import asdict
 
-    report = load_script()
+    report = load_script("family_report")
     deep = report.Member("resnet110", 110, True, 0, 6.09, 6.7, 0.45, clean_train_error=5.18)
     shallow = report.Member("resnet56", 56, True, 0, 5.97, 6.5, 0.49, clean_train_error=5.16)
     assert ("- resnet110 <= resnet56 in final training error: does NOT hold (6.09% vs 5.97%; without "
@@ -80,7 +70,7 @@ DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist/t10k-images-idx3-
 def test_fig7_deeper_resnets_respond_less_and_less_than_plain_nets_on_the_bundled_family():
     """He et al., Fig. 7 on the shipped family (500 test images): the std of every BN output in the
     residual stages, averaged, falls with depth for ResNets and lies below the plain net of each depth."""
-    rows = {m.arch: m.response_std for m in load_script().members(500)}
+    rows = {m.arch: m.response_std for m in load_script("family_report").members(500)}
     resnets = sorted((a for a in rows if a.startswith("resnet")), key=lambda a: int(a.removeprefix("resnet")))
     assert len(resnets) >= 3, rows  # resnet20, 56 and 110 at least
     stds = [rows[a] for a in resnets]

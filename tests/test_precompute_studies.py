@@ -2,31 +2,23 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from .scripts_helper import load_script
+
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz")
 
 
-def load_script():
-    path = ROOT / "scripts" / "precompute_studies.py"
-    spec = importlib.util.spec_from_file_location("precompute_studies", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_the_scripts_settings_are_the_windows_defaults():
     from resnet_explorer.gui.views import lesion_study as lesion
     from resnet_explorer.gui.views import shortcuts_landscape as land
 
-    script = load_script()
+    script = load_script("precompute_studies")
     assert script.LESION == {"subset": lesion.DEFAULT_SUBSET, "draws": lesion.DRAWS}
     assert script.LANDSCAPE == {"dims": land.DEFAULT_DIMS, "grid": land.DEFAULT_GRID,
                                 "subset": land.DEFAULT_SUBSET, "span": land.SPAN}
@@ -38,7 +30,7 @@ def test_the_scripts_settings_are_the_windows_defaults():
 def test_the_shipped_landscape_equals_what_the_window_computes(monkeypatch):
     from resnet_explorer.gui.views.shortcuts_landscape import landscape_job
 
-    script = load_script()
+    script = load_script("precompute_studies")
     monkeypatch.setattr(script, "LANDSCAPE", {"dims": 1, "grid": 3, "subset": 16, "span": 0.5})
     kind, shipped, command = script.compute("resnet20-fashion-mnist", "landscape")
     window = landscape_job(["resnet20-fashion-mnist"], "fashion-mnist", dims=1, grid=3, span=0.5,

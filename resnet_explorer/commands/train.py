@@ -100,7 +100,7 @@ def _config(args: argparse.Namespace) -> Any:
     env_threads = os.environ.get("RESNET_EXPLORER_THREADS", "")
     default_threads = int(env_threads) if env_threads.isdigit() and int(env_threads) > 0 else None
     arch = "plain20,plain56,resnet20,resnet56" if args.compare else args.arch
-    command = shlex.join(["resnet-explorer", *sys.argv[1:]])
+    command = shlex.join(["resnet-explorer", *getattr(args, "argv", sys.argv[1:])])
     if args.resume and args.overwrite:
         raise UserInputError("--resume and --overwrite exclude each other: continue the run, or start again")
     if args.resume:
@@ -114,7 +114,9 @@ def _config(args: argparse.Namespace) -> Any:
             given["dataset"] = args.dataset
         if "threads" not in given and base.threads is None:
             given["threads"] = default_threads
-        return dataclasses.replace(base, **given, out=out, resume=True, command=command)
+        # The model card keeps the command that started the run; each resume is added to its list.
+        return dataclasses.replace(base, **given, out=out, resume=True, command=base.command or command,
+                                   resumed_with=(*base.resumed_with, command))
     if not arch or not args.dataset:
         raise UserInputError("--arch (or --compare) and --dataset are required (or --resume --out DIR)")
     given.setdefault("threads", default_threads)

@@ -39,8 +39,9 @@ OWNER_FILE = ".lock.owner"
 CONFIG_FILE = "config.json"
 
 # Settings that change how a run is executed, not what it computes: a resume may change them freely.
-RUNTIME_KEYS = frozenset({"out", "resume", "overwrite", "command", "threads", "device", "data_dir",
-                          "download", "eval_batch_size", "events_per_second", "tensorboard", "save"})
+RUNTIME_KEYS = frozenset({"out", "resume", "overwrite", "command", "resumed_with", "threads", "device",
+                          "data_dir", "download", "eval_batch_size", "events_per_second", "tensorboard",
+                          "save"})
 # The files a run writes into OUT/<arch>/ (TensorBoard's event files are matched by prefix).
 RUN_FILES = (ts.STATE_FILE, ts.STATE_JSON, ts.METRICS_FILE, ts.MODEL_FILE)
 
@@ -314,5 +315,6 @@ class RunDirectory:
                 "preprocessing": data.preprocessing(), "dataset": data.name, "epoch": m.epoch,
                 "step": m.step, "steps_per_epoch": setup.steps, "epochs": cfg.epochs,
                 "accuracy": None if not last else 1.0 - last["test_error"], "metrics": last,
-                "recipe": recipe, "command": cfg.command, "trained_with": f"resnet-explorer {__version__}",
+                "recipe": recipe, "command": cfg.command, "resumed_with": list(cfg.resumed_with),
+                "trained_with": f"resnet-explorer {__version__}",
                 "budget": budget_from_run(recipe, data.name, len(data.train), setup.steps, setup.warmup)}

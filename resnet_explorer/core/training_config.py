@@ -66,7 +66,8 @@ class TrainConfig:
     #                                     faster than 1000 (the activations of 1000 leave the caches)
     events_per_second: float = 15.0     # IterationEvent throttle, per model
     tensorboard: bool = True            # only when the tensorboard package is importable
-    command: str | None = None          # the command line, recorded in the model card
+    command: str | None = None          # the command line that started the run (the model card's)
+    resumed_with: tuple[str, ...] = ()  # each later command line that continued it (--resume)
 
     @property
     def models(self) -> list[str]:
@@ -85,6 +86,7 @@ class TrainConfig:
         """A JSON-able dict (``TrainConfig.from_dict`` reads it back)."""
         d = dataclasses.asdict(self)
         d["milestones"] = list(self.milestones)
+        d["resumed_with"] = list(self.resumed_with)
         return d
 
     @classmethod
@@ -92,8 +94,9 @@ class TrainConfig:
         """Build from :meth:`to_dict` output; unknown keys (from a newer version) are ignored."""
         names = {f.name for f in dataclasses.fields(cls)}
         kw = {k: v for k, v in d.items() if k in names}
-        if "milestones" in kw:
-            kw["milestones"] = tuple(kw["milestones"])
+        for key in ("milestones", "resumed_with"):
+            if key in kw:
+                kw[key] = tuple(kw[key])
         return cls(**kw)
 
     def validate(self) -> None:

@@ -51,6 +51,20 @@ def test_resume_needs_only_the_run_directory(tmp_path, capsys):
     assert [r["epoch"] for r in read_metrics_csv(Path(out) / "resnet20" / "metrics.csv")] == [1, 2]
 
 
+def test_a_resume_keeps_the_command_that_started_the_run_and_lists_its_own(tmp_path, capsys):
+    out = str(tmp_path / "run")
+    assert train_json(capsys, "--epochs", "1", "--zero-init-residual", "--out", out)[0] == 0
+    assert main(["train", "--resume", "--out", out, "--epochs", "2", "--json"]) == 0
+    capsys.readouterr()
+    started = f"resnet-explorer train --arch resnet20 {' '.join(TINY)} --json --epochs 1 " \
+              f"--zero-init-residual --out {out}"
+    resumed = f"resnet-explorer train --resume --out {out} --epochs 2 --json"
+    config = json.loads((Path(out) / "config.json").read_text())
+    assert (config["command"], config["resumed_with"]) == (started, [resumed])
+    _, card = read_model(Path(out) / "resnet20" / "model.safetensors")
+    assert (card["command"], card["resumed_with"]) == (started, [resumed])
+
+
 @pytest.mark.parametrize(("args", "expected"), [
     (["train", "--dataset", "synthetic"], "--arch"),
     (["train", "--arch", "resnet20", "--dataset", "nosuchdata", "--out", "{tmp}/x"], "unknown dataset"),
