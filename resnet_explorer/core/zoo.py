@@ -39,8 +39,10 @@ from .state_check import check_state
 from .suffixes import MODEL_SUFFIXES, SAFETENSORS_SUFFIX
 
 DEFAULT_MODEL = "resnet20-fashion-mnist"
-BUNDLED_IDS = ("resnet20-fashion-mnist", "plain20-fashion-mnist",
-               "resnet56-fashion-mnist", "plain56-fashion-mnist")
+# The same-budget Fig. 6 family, the default first, then by kind and depth (the model list's order).
+BUNDLED_IDS = ("resnet20-fashion-mnist", "resnet32-fashion-mnist", "resnet44-fashion-mnist",
+               "resnet56-fashion-mnist", "resnet110-fashion-mnist", "plain20-fashion-mnist",
+               "plain32-fashion-mnist", "plain44-fashion-mnist", "plain56-fashion-mnist")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 # Guesses for bare CIFAR-family state dicts that come without a card (a card always wins).

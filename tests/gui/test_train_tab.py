@@ -173,6 +173,8 @@ def test_engine_failures_show_one_clear_line(qtbot, tmp_path, outcome, expected)
 
 
 FIG6_ARCHS = ["plain20", "plain56", "resnet20", "resnet56"]
+FAMILY = ["plain20", "plain32", "plain44", "plain56", "resnet20", "resnet32", "resnet44", "resnet56",
+          "resnet110"]
 
 
 def test_degradation_preset_fills_the_form(qtbot):
@@ -235,6 +237,7 @@ def test_degradation_preset_trains_all_four_nets(qtbot, tmp_path):
 
 
 def write_recorded_run(root: Path) -> None:
+    from resnet_explorer.core.recorded_runs import DEFAULT_RUN  # what "Show recorded run" loads
     from resnet_explorer.core.training_state import METRIC_COLUMNS  # the engine's own header
 
     header = ",".join(METRIC_COLUMNS)
@@ -242,7 +245,7 @@ def write_recorded_run(root: Path) -> None:
     for name, base in (("plain20", 0.30), ("plain56", 0.40), ("resnet20", 0.25), ("resnet56", 0.20)):
         rows = [f"{e},{1.5 / e:.4f},{base / e:.4f},{1.6 / e:.4f},{(base + 0.05) / e:.4f},,0.1,1,{e},100"
                 for e in range(1, 6)]
-        directory = root / "figure6" / name
+        directory = root / DEFAULT_RUN / name
         directory.mkdir(parents=True)
         (directory / "metrics.csv").write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
 
@@ -274,21 +277,27 @@ def test_recorded_run_is_drawn_at_once_and_exports(qtbot, tmp_path):
 def _shipped_csv(model: str) -> dict[str, list[float]]:
     import csv
 
-    path = ROOT / "assets" / "runs" / "figure6" / model / "metrics.csv"
+    path = ROOT / "assets" / "runs" / "family" / model / "metrics.csv"
     with path.open(encoding="utf-8", newline="") as f:
         rows = list(csv.DictReader(f))
     columns = ("epoch", "train_loss", "train_error", "test_error")
     return {key: [float(r[key]) for r in rows] for key in columns}
 
 
-def test_show_recorded_run_draws_the_shipped_figure6_curves(qtbot):
+def test_show_recorded_run_draws_the_shipped_family_curves(qtbot):
     """The button with the run shipped in assets/runs (no runs_root: what a user's click loads)."""
     widget = TrainTab()
     qtbot.addWidget(widget)
     widget.show_recorded_run()
 
-    assert "figure6" in widget.message.text() and "4 models" in widget.message.text()
-    assert list(widget.plots.models) == FIG6_ARCHS  # plain nets first, by depth: the paper's legend
+    assert "family" in widget.message.text() and "9 models" in widget.message.text()
+    # The family's result in numbers (the shipped curves' last training errors): degradation, and the fix.
+    final = {name: 100 * _shipped_csv(name)["train_error"][-1] for name in ("plain20", "plain56", "resnet20",
+                                                                              "resnet110")}
+    assert (f"Final training error: plain56 trains worse than plain20 ({final['plain56']:.1f}% vs "
+            f"{final['plain20']:.1f}%); resnet110 trains better than resnet20 ({final['resnet110']:.1f}% vs "
+            f"{final['resnet20']:.1f}%).") in widget.message.text()
+    assert list(widget.plots.models) == FAMILY  # plain nets first, by depth: the paper's legend
     for name, curves in widget.plots.models.items():
         shipped = _shipped_csv(name)
         x, loss = curves.items["loss"].getData()

@@ -58,6 +58,10 @@ class Finding:
                     else tr("{deeper} trains better than {shallower}"))
         return template.format(deeper=self.deeper, shallower=self.shallower)
 
+    def describe_measured(self) -> str:
+        """:meth:`describe` with the two final training errors: "... (11.6% vs 6.4%)"."""
+        return f"{self.describe()} ({self.deeper_error:.1f}% vs {self.shallower_error:.1f}%)"
+
 
 def reference_caption(run: str, recorded: Budget, live: Budget, findings: list[Finding]) -> str:
     """The line above the plots that says what the faint recorded curves are and what they show.

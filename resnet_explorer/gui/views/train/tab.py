@@ -40,7 +40,7 @@ from resnet_explorer.gui.workers import thread_budget
 
 from .form import TrainForm, make_config
 from .plots import CurvePlots
-from .reference import ReferenceCaption, reference_for
+from .reference import ReferenceCaption, compare_depths, reference_for
 from .session import TrainSession
 from .texts import Texts
 
@@ -136,8 +136,14 @@ class TrainTab(QWidget):
         self.plots.show_curves(run.ordered())
         self._checkpoints = {}
         self.caption.set_reference(None)
-        self._show_message("info", tr("Recorded run “{name}”: {n} models, drawn from {path}.").format(
-            name=run.name, n=len(run.curves), path=run.source))
+        message = tr("Recorded run “{name}”: {n} models, drawn from {path}.").format(
+            name=run.name, n=len(run.curves), path=run.source)
+        # Fig. 6's point in numbers: a few tenths of a point between ResNets is invisible on the plots.
+        findings = compare_depths([c for c in run.curves.values() if c.x_label == "epoch"])
+        if findings:
+            message += " " + tr("Final training error: {findings}.").format(
+                findings="; ".join(f.describe_measured() for f in findings))
+        self._show_message("info", message)
         self._update_controls()
 
     # -- layout ---------------------------------------------------------------------------------------
