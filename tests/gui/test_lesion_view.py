@@ -85,6 +85,12 @@ def test_bars_downsampling_marks_and_k_curve(qtbot, window, monkeypatch):
     for plot in (view.chart.bar_plot, view.chart.k_plot):
         lines = sorted(i.value() for i in plot.items if isinstance(i, pg.InfiniteLine))
         assert np.allclose(lines, [8.0, 90.0])
+    # Labels where the data are not: the k curve starts on the intact line, so that label goes right.
+    def label_at(plot):
+        return {round(i.value()): i.label.orthoPos for i in plot.items if isinstance(i, pg.InfiniteLine)}
+
+    assert label_at(view.chart.k_plot) == {8: 0.98, 90: 0.02}
+    assert label_at(view.chart.bar_plot) == {8: 0.02, 90: 0.02}
     # The k curve: the mean of the draws for k = 0 .. 9, with a spread band.
     xs, ys = view.chart.k_curve.getData()
     assert list(xs) == list(range(10))

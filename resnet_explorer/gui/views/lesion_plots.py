@@ -99,14 +99,18 @@ class LesionStudyPlots(QWidget):
         for p in (self.bar_plot, self.k_plot):
             p.setYRange(0, 100, padding=0.02)
 
-    def _guides(self, plot: pg.PlotItem, study: Any) -> None:
-        for value, colour, text in ((study.base.error, INTACT_COLOUR, tr("intact {v:.1f}%")),
-                                    (study.chance_error, CHANCE_COLOUR, tr("chance {v:.0f}%"))):
+    def _guides(self, plot: pg.PlotItem, study: Any, *, intact_right: bool = False) -> None:
+        """Dashed lines at the intact and the chance error. ``intact_right``: label the intact line at the
+        right end (the k curve starts on that line at the left, and an opaque label would hide it)."""
+        guides = ((study.base.error, INTACT_COLOUR, tr("intact {v:.1f}%"), intact_right),
+                  (study.chance_error, CHANCE_COLOUR, tr("chance {v:.0f}%"), False))
+        for value, colour, text, right in guides:
+            anchor = (1, 1) if right else (0, 1)
             line = pg.InfiniteLine(pos=100 * value, angle=0,
                                    pen=plotting.pen(colour, 1.2, style=Qt.PenStyle.DashLine),
                                    label=text.format(v=100 * value),
-                                   labelOpts={"position": 0.02, "color": colour, "anchors": [(0, 1), (0, 1)],
-                                              "fill": (255, 255, 255, 210)})
+                                   labelOpts={"position": 0.98 if right else 0.02, "color": colour,
+                                              "anchors": [anchor, anchor], "fill": (255, 255, 255, 210)})
             line.setZValue(5)
             plot.addItem(line)
 
@@ -158,7 +162,7 @@ class LesionStudyPlots(QWidget):
             self.k_plot.addItem(item)
         self.k_curve = self.k_plot.plot(ks, mean, pen=plotting.pen(plotting.PRIMARY, 2), symbol="o",
                                         symbolSize=5, symbolBrush=plotting.PRIMARY, symbolPen=None)
-        self._guides(self.k_plot, study)
+        self._guides(self.k_plot, study, intact_right=True)
         self.k_plot.setXRange(0, max(1.0, float(ks.max()) if len(ks) else 1.0), padding=0.03)
 
     def _mouse_moved(self, pos: Any) -> None:
