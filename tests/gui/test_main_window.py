@@ -600,14 +600,14 @@ def test_an_error_banner_stays_and_covers_no_control(qtbot, window, images):
 
 
 def test_residuals_says_when_the_compared_bundled_models_were_trained_differently(qtbot, window, images):
-    """The family members shipped together were trained alike; the 5k-subset plain56 was not (issue 11)."""
+    """The family members were trained alike, except resnet110's warm-up (the paper's, at 110 layers)."""
     window.explorer.load_model("resnet20-fashion-mnist")
     qtbot.waitUntil(lambda: window.explorer.info.model_id == "resnet20-fashion-mnist", timeout=WAIT)
     window.open_paths([images["shoe"]])
     wait_for_top5(qtbot, window)
     window.show_tab("residuals")
     view = window.residuals
-    for other, warned in (("plain56-fashion-mnist", True), ("resnet56-fashion-mnist", False)):
+    for other, warned in (("resnet110-fashion-mnist", True), ("plain56-fashion-mnist", False)):
         window.residuals.compare_requested.emit(other)
         qtbot.waitUntil(lambda o=other: window.explorer.compare_info is not None
                         and window.explorer.compare_info.model_id == o
@@ -615,12 +615,12 @@ def test_residuals_says_when_the_compared_bundled_models_were_trained_differentl
         qtbot.waitUntil(lambda o=other: o.split("-")[0] in view.key.text(), timeout=WAIT)
         assert ("Trained differently" in view.key.text()) is warned, (other, view.key.text())
         if warned:
-            assert "training images 60,000 vs 5,000" in view.key.toolTip()
+            assert "warm-up iterations 0 vs 400" in view.key.toolTip()  # the loaded model first
             assert "None" not in view.key.toolTip()  # an older card's "default" is no evidence
             i18n.set_language("ko")
             try:
                 view.retranslate()
-                assert "학습 이미지 60,000 대 5,000" in view.key.toolTip()
+                assert "워밍업 반복 0 대 400" in view.key.toolTip()
             finally:
                 i18n.set_language("en")
 
