@@ -164,3 +164,26 @@ def test_no_faint_curves_from_other_data(qtbot, tmp_path):
     write_recorded(tmp_path, "figure6", {"plain20": 0.05, "resnet20": 0.04}, dataset="fashion-mnist")
     tab = run_briefly(qtbot, tmp_path, ["plain20", "resnet20"])
     assert not tab.plots.faint.items and not tab.caption.isVisibleTo(tab)
+
+
+def test_a_recorded_run_is_read_where_it_ends_and_a_live_one_whole(qtbot):
+    """A finished run's error axis fits the second half of its curves (the first epochs' spikes may
+    leave the top, as in Fig. 6); a live run's shows everything."""
+    import numpy as np
+
+    from resnet_explorer.core.recorded_runs import Curves
+
+    plots = CurvePlots()
+    qtbot.addWidget(plots)
+    x = np.arange(1.0, 11.0)
+    spiky = np.array([65, 40, 20, 15, 12, 11, 10, 9, 8.5, 8.0])  # second half (x >= 5): at most 12
+    curves = [Curves(name, x, spiky / 30, spiky * scale, spiky * scale) for name, scale in
+              (("plain20", 1.0), ("resnet20", 0.8))]
+    plots.show_curves(curves)
+    for plot in (plots.error_plain, plots.error_res):
+        assert 20 <= ranges(plot)[3] < 21  # 1.5 x 12% = 18%, up to the next 10
+    plots.set_models({"plain20": False}, epochs=10)  # a live run: the whole range again
+    for i, err in enumerate(spiky):
+        plots.add_iterations("plain20", [(i + 1.0, 1.0, float(err))])
+    plots.auto_range()
+    assert 70 <= ranges(plots.error_plain)[3] < 72

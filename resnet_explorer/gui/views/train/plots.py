@@ -200,6 +200,7 @@ class CurvePlots(pg.GraphicsLayoutWidget):
         self.models: dict[str, ModelCurves] = {}
         self.x_label = "epoch"
         self.planned_epochs: float | None = None  # the x span a run will fill (None: follow the data)
+        self.finished = False  # a recorded run: drawn whole at once (the error axis fits how it ends)
         self.faint = FaintCurves()  # a recorded run's curves behind a live one
         # Columns: plain nets | ResNets (as in Fig. 6); rows: error above, loss below.
         self.error_plain, self.error_res = make_plot(), make_plot()
@@ -317,6 +318,7 @@ class CurvePlots(pg.GraphicsLayoutWidget):
         """Start empty curves for ``models`` (name -> residual; clears what was drawn before); ``epochs``:
         the x span the run will fill (``None``: follow the data, as for a recorded run)."""
         self.planned_epochs = epochs if epochs and epochs > 0 else None
+        self.finished = False
         self.clear_runs()
         self._following = True
         self.x_label = x_label
@@ -380,6 +382,7 @@ class CurvePlots(pg.GraphicsLayoutWidget):
         curves = list(curves)
         x_label = curves[0].x_label if curves else "epoch"
         self.set_models({c.name: c.residual for c in curves}, x_label=x_label)
+        self.finished = True
         for c in curves:
             points = zip(c.x.tolist(), _opt(c.train_loss), _opt(c.train_error), strict=True)
             self.add_iterations(c.name, points)
@@ -411,6 +414,10 @@ class CurvePlots(pg.GraphicsLayoutWidget):
                 losses.append(ys)
             else:
                 errors.append(float(ys.max(initial=0.0)))
+        if self.finished:
+            # A finished run is read where it ends (Fig. 6 stops at 20%): the second half of every curve
+            # shown whole, with half again as headroom; the first epochs' spikes may leave the top.
+            errors = [1.5 * self._late_error(m, x_max / 2) for m in self.models.values()]
         error_top = min(100.0, max(10.0, math.ceil(max(errors) / 10.0) * 10.0))
         # A deep net's early loss spike would flatten every other curve: the top follows the bulk
         # (at most twice the 90th percentile), while a smooth curve is shown whole.
@@ -419,6 +426,14 @@ class CurvePlots(pg.GraphicsLayoutWidget):
         for plot in self.all_plots:
             y_range = (0.0, error_top) if plot in (self.error_plain, self.error_res) else loss_range
             plot.getViewBox().setRange(xRange=(0.0, x_max), yRange=y_range, padding=0.02)
+
+    @staticmethod
+    def _late_error(model: ModelCurves, x_from: float) -> float:
+        """The highest training or test error (%) of ``model`` at ``x >= x_from``."""
+        xs, train = model.train_error.arrays()
+        late = [e for x, e in zip(model.test_x, model.test_error, strict=True) if x >= x_from]
+        late += [float(e) for x, e in zip(xs, train, strict=True) if x >= x_from]
+        return max(late, default=0.0)
 
     def last_test_error(self, name: str) -> float | None:
         """The latest test error (%) drawn for ``name``, ``None`` before its first evaluation."""
