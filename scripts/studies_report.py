@@ -20,7 +20,6 @@ Nothing is computed here: the numbers are the shipped files'.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 from typing import Any
@@ -81,8 +80,8 @@ def read(model_id: str, kind: str) -> dict[str, Any] | None:
     folder, path = bundled_dir(), study_path(model_id, kind)
     if folder is None or path is None or not path.is_file():
         return None
-    read_study(path, kind, model_id, folder / f"{model_id}.safetensors")  # refuses other weights
-    return json.loads(path.read_text(encoding="utf-8"))["result"]
+    result, _header = read_study(path, kind, model_id, folder / f"{model_id}.safetensors")  # refuses
+    return result.to_dict()  # other weights; the same dict the file holds, every field checked
 
 
 def markdown(lesions: list[dict[str, Any]], landscapes: list[dict[str, Any]]) -> str:
